@@ -1,0 +1,112 @@
+// Supabase JWT verification with jose: HS256 with the project secret, or asymmetric keys from
+// the project's JWKS. The algorithm decides the key source, and each source accepts only its
+// own algorithms, so an HS256 token can never be checked against a public key (alg confusion).
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../http/errors.ts";
+import type { Logger } from "../log/index.ts";
+
+export interface AuthUser {
+  id: string;
+  email: string | null;
+  role: string;
+  appMetadata: Record<string, unknown>;
+  userMetadata: Record<string, unknown>;
+  exp: number;
+  iat: number | null;
+  /** Authenticator assurance level: "aal1", or "aal2" after multi-factor authentication. */
+  aal: string;
+  isAdmin: boolean;
+  /** The verified claims, handed to Postgres as request.jwt.claims. */
+  claims: JWTPayload;
+}
+
+export interface VerifierOptions {
+  jwtSecret?: string;
+  jwksUrl?: string;
+  audience: string;
+}
+
+export type TokenVerifier = (token: string) => Promise<AuthUser>;
+
+const ASYMMETRIC_ALGS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class TokenRejected extends Error {
+  constructor(public readonly reason: string) {
+    super(reason);
+    this.name = "TokenRejected";
+  }
+}
+
+/** Seed rule, in this order: role, app_metadata.role, user_metadata.role, app_metadata.roles[]. */
+export function isAdminClaims(p: JWTPayload): boolean {
+  const app = (p.app_metadata ?? {}) as Record<string, unknown>;
+  const user = (p.user_metadata ?? {}) as Record<string, unknown>;
+  if (p.role === "admin") return true;
+  if (app.role === "admin") return true;
+  if (user.role === "admin") return true;
+  return Array.isArray(app.roles) && app.roles.includes("admin");
+}
+
+export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
+  const secret = opts.jwtSecret ? new TextEncoder().encode(opts.jwtSecret) : null;
+  const jwks = opts.jwksUrl
+    ? createRemoteJWKSet(new URL(opts.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 })
+    : null;
+
+  return async (token: string) => {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new TokenRejected("malformed");
+    }
+    let payload: JWTPayload;
+    try {
+      if (alg === "HS256" && secret) {
+        ({ payload } = await jwtVerify(token, secret, { algorithms: ["HS256"], audience: opts.audience }));
+      } else if (alg && ASYMMETRIC_ALGS.includes(alg) && jwks) {
+        ({ payload } = await jwtVerify(token, jwks, { algorithms: ASYMMETRIC_ALGS, audience: opts.audience }));
+      } else {
+        throw new TokenRejected(`algorithm not accepted`);
+      }
+    } catch (err) {
+      if (err instanceof TokenRejected) throw err;
+      throw new TokenRejected((err as { code?: string }).code ?? "invalid");
+    }
+    if (typeof payload.sub !== "string" || !UUID.test(payload.sub)) throw new TokenRejected("sub missing");
+    if (typeof payload.exp !== "number") throw new TokenRejected("exp missing");
+    const role = typeof payload.role === "string" ? payload.role : "authenticated";
+    if (role === "anon") throw new TokenRejected("anon role");
+    return {
+      id: payload.sub,
+      email: typeof payload.email === "string" ? payload.email : null,
+      role,
+      appMetadata: (payload.app_metadata ?? {}) as Record<string, unknown>,
+      userMetadata: (payload.user_metadata ?? {}) as Record<string, unknown>,
+      exp: payload.exp,
+      iat: typeof payload.iat === "number" ? payload.iat : null,
+      aal: typeof payload.aal === "string" ? payload.aal : "aal1",
+      isAdmin: isAdminClaims(payload),
+      claims: payload,
+    };
+  };
+}
+
+/** Hono middleware: a valid user JWT in `Authorization: Bearer …`, else 401 with a generic body. */
+export function requireUser(verify: TokenVerifier, logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    const m = header ? /^Bearer\s+([A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.?[A-Za-z0-9\-_.+/=]*)$/i.exec(header.trim()) : null;
+    if (!m) throw new ApiError("unauthorized", { "WWW-Authenticate": "Bearer" }, header ? "malformed authorization header" : "no authorization header");
+    try {
+      c.set("user", await verify(m[1]));
+    } catch (err) {
+      const reason = err instanceof TokenRejected ? err.reason : "verification error";
+      logger.info("auth.rejected", { requestId: c.get("requestId"), reason });
+      throw new ApiError("unauthorized", { "WWW-Authenticate": 'Bearer error="invalid_token"' }, reason);
+    }
+    await next();
+  };
+}

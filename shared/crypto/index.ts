@@ -1,0 +1,121 @@
+// AES-256-GCM with 12-byte random IVs, in the seed's storage format:
+//   encrypted_value = base64(ciphertext || 16-byte tag), initialization_vector = base64(iv).
+// New writes add additional authenticated data (AAD) naming the row they belong to and record
+// the master-key version, so keys rotate without downtime and a copied ciphertext fails.
+// Keys are imported once into a keyring; nothing is re-imported per call.
+
+export class DecryptError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "DecryptError";
+  }
+}
+
+export interface Keyring {
+  currentVersion: number;
+  keys: ReadonlyMap<number, CryptoKey>;
+}
+
+export interface Sealed {
+  encryptedValue: string;
+  iv: string;
+  keyVersion: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true });
+
+export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
+  if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2) throw new Error("not hexadecimal");
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function base64ToBytes(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+export async function importAesKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  if (raw.length !== 32) throw new Error("AES-256 keys are 32 bytes");
+  return await crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
+}
+
+/** The master keyring: the current key plus previous versions still accepted for reads. */
+export async function createKeyring(current: { version: number; hex: string }, previous: { version: number; hex: string }[] = []): Promise<Keyring> {
+  const keys = new Map<number, CryptoKey>();
+  for (const k of [current, ...previous]) {
+    if (!/^[0-9a-fA-F]{64}$/.test(k.hex)) throw new Error("master keys must be exactly 64 hexadecimal characters");
+    keys.set(k.version, await importAesKey(hexToBytes(k.hex)));
+  }
+  return { currentVersion: current.version, keys };
+}
+
+/** A keyring of one key (e.g. a distributor's data key). */
+export function singleKeyring(version: number, key: CryptoKey): Keyring {
+  return { currentVersion: version, keys: new Map([[version, key]]) };
+}
+
+export async function seal(keyring: Keyring, plaintext: string | Uint8Array<ArrayBuffer>, aad?: string): Promise<Sealed> {
+  const key = keyring.keys.get(keyring.currentVersion)!;
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const data = typeof plaintext === "string" ? enc.encode(plaintext) : plaintext;
+  const params: AesGcmParams = aad === undefined ? { name: "AES-GCM", iv } : { name: "AES-GCM", iv, additionalData: enc.encode(aad) };
+  const ct = new Uint8Array(await crypto.subtle.encrypt(params, key, data));
+  return { encryptedValue: bytesToBase64(ct), iv: bytesToBase64(iv), keyVersion: keyring.currentVersion };
+}
+
+export async function openBytes(keyring: Keyring, sealed: Sealed, aad?: string): Promise<Uint8Array<ArrayBuffer>> {
+  const key = keyring.keys.get(sealed.keyVersion);
+  if (!key) throw new DecryptError("unknown key version");
+  let iv: Uint8Array<ArrayBuffer>, ct: Uint8Array<ArrayBuffer>;
+  try {
+    iv = base64ToBytes(sealed.iv);
+    ct = base64ToBytes(sealed.encryptedValue);
+  } catch {
+    throw new DecryptError("malformed base64");
+  }
+  if (iv.length !== 12 || ct.length < 16) throw new DecryptError("malformed ciphertext");
+  const params: AesGcmParams = aad === undefined ? { name: "AES-GCM", iv } : { name: "AES-GCM", iv, additionalData: enc.encode(aad) };
+  try {
+    return new Uint8Array(await crypto.subtle.decrypt(params, key, ct));
+  } catch {
+    throw new DecryptError("authentication failed");
+  }
+}
+
+export async function open(keyring: Keyring, sealed: Sealed, aad?: string): Promise<string> {
+  const bytes = await openBytes(keyring, sealed, aad);
+  try {
+    return dec.decode(bytes);
+  } catch {
+    throw new DecryptError("not UTF-8");
+  }
+}
+
+/** Keyed hash (HMAC-SHA-256, hex) for finding encrypted values by equality without storing them. */
+export async function createKeyedHasher(rawKey: Uint8Array<ArrayBuffer>): Promise<(value: string) => Promise<string>> {
+  const key = await crypto.subtle.importKey("raw", rawKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return async (value: string) => {
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(value)));
+    return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+}
+
+/** Constant-time comparison of two strings (the length may leak, the contents do not). */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const x = enc.encode(a), y = enc.encode(b);
+  const n = Math.max(x.length, y.length);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}

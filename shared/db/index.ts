@@ -1,0 +1,130 @@
+// postgres.js pool plus the two ways to run work: as the user (RLS decides) or as the service.
+//
+// withUser pipelines its set-up on one reserved connection: [rate-limit hit], BEGIN,
+// set_config(role, claims), then the caller's statements are all written before the first
+// reply is read, so the common case costs two round trips (that batch, then COMMIT).
+import postgres from "postgres";
+import type { JWTPayload } from "jose";
+import { ApiError } from "../http/errors.ts";
+
+export type Sql = postgres.Sql;
+/** A connection inside a transaction; tagged templates only. */
+export type Tx = postgres.Sql | postgres.TransactionSql;
+
+export interface DbOptions {
+  url: string;
+  max?: number;
+  statementTimeoutMs?: number;
+  /** false behind Supabase's transaction pooler (port 6543). */
+  prepare?: boolean;
+}
+
+export interface RateLimitRule {
+  /** Bucket key, e.g. "secrets:<user id>". */
+  key: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets. */
+  reset: number;
+}
+
+export interface UserContext {
+  id: string;
+  claims: JWTPayload;
+}
+
+export interface RunOptions {
+  rateLimit?: RateLimitRule;
+  /** Receives the limiter's state (for RateLimit-* headers) when the request is allowed. */
+  onRateLimit?: (state: RateLimitState) => void;
+}
+
+export interface Db {
+  sql: Sql;
+  withUser<T>(user: UserContext, fn: (tx: Tx) => Promise<T>, opts?: RunOptions): Promise<T>;
+  withService<T>(fn: (tx: Tx) => Promise<T>, opts?: RunOptions): Promise<T>;
+  end(): Promise<void>;
+}
+
+const RATE_LIMITED = "P0429";
+
+export function rateLimitHeaders(s: RateLimitState): Record<string, string> {
+  return {
+    "RateLimit-Limit": String(s.limit),
+    "RateLimit-Remaining": String(Math.max(0, s.remaining)),
+    "RateLimit-Reset": String(Math.max(0, s.reset)),
+  };
+}
+
+function rateLimitError(err: unknown, rule: RateLimitRule): ApiError | null {
+  const e = err as { code?: string; detail?: string };
+  if (e?.code !== RATE_LIMITED) return null;
+  const retry = Math.max(1, Number(e.detail) || rule.windowSeconds);
+  return new ApiError("rate_limited", {
+    "Retry-After": String(retry),
+    ...rateLimitHeaders({ limit: rule.limit, remaining: 0, reset: retry }),
+  });
+}
+
+export function createDb(opts: DbOptions): Db {
+  const sql = postgres(opts.url, {
+    max: opts.max ?? 10,
+    prepare: opts.prepare ?? true,
+    idle_timeout: 30,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { statement_timeout: opts.statementTimeoutMs ?? 10_000, application_name: "edge-functions" },
+  });
+
+  async function run<T>(claims: JWTPayload | null, fn: (tx: Tx) => Promise<T>, o: RunOptions = {}): Promise<T> {
+    const conn = await sql.reserve();
+    const rule = o.rateLimit;
+    // Started in this order on one connection; replies arrive in the same order.
+    const hit = rule
+      ? conn`select private.rate_limit_hit(${rule.key}, ${rule.limit}, ${rule.windowSeconds}) as s`.execute()
+      : null;
+    const begin = conn`begin`.execute();
+    const setup = claims
+      ? conn`select set_config('role', 'authenticated', true),
+                    set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+                    private.assert_rate_limit(${rule ? rule.key : null})`.execute()
+      : rule
+        ? conn`select private.assert_rate_limit(${rule.key})`.execute()
+        : null;
+    const ready = Promise.all([hit, begin, setup]);
+    ready.catch(() => {}); // observed below; avoid an unhandled rejection meanwhile
+    try {
+      let result: T;
+      try {
+        result = await fn(conn);
+      } catch (err) {
+        await ready; // a set-up failure (e.g. rate limit) explains the caller's failure
+        throw err;
+      }
+      const [h] = await ready;
+      await conn`commit`;
+      if (h && rule && o.onRateLimit) {
+        const s = (h as unknown as { s: { hits: number; reset: number } }[])[0].s;
+        o.onRateLimit({ limit: rule.limit, remaining: rule.limit - s.hits, reset: s.reset });
+      }
+      return result;
+    } catch (err) {
+      await conn`rollback`.catch(() => {});
+      throw (rule && rateLimitError(err, rule)) || err;
+    } finally {
+      conn.release();
+    }
+  }
+
+  return {
+    sql,
+    withUser: (user, fn, o) => run({ ...user.claims, sub: user.id }, fn, o),
+    withService: (fn, o) => run(null, fn, o),
+    end: () => sql.end({ timeout: 5 }),
+  };
+}

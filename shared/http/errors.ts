@@ -1,0 +1,34 @@
+// One error type with a closed set of codes; each code has one status and one generic message.
+export const errorCatalog = {
+  invalid_request: { status: 400, message: "Invalid request" },
+  unauthorized: { status: 401, message: "Authentication required" },
+  forbidden: { status: 403, message: "Forbidden" },
+  mfa_required: { status: 403, message: "Multi-factor authentication required" },
+  not_found: { status: 404, message: "Not found" },
+  secret_not_found: { status: 404, message: "Secret not found" },
+  conflict: { status: 409, message: "Conflict" },
+  payload_too_large: { status: 413, message: "Payload too large" },
+  unsupported_media_type: { status: 415, message: "Unsupported media type" },
+  rate_limited: { status: 429, message: "Too many requests" },
+  configuration: { status: 500, message: "Configuration error" },
+  internal: { status: 500, message: "Internal server error" },
+  upstream: { status: 502, message: "Upstream service error" },
+  unavailable: { status: 503, message: "Service unavailable" },
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    public readonly code: ErrorCode,
+    /** Extra response headers (e.g. Retry-After). */
+    public readonly headers: Record<string, string> = {},
+    /** Logged, never sent. */
+    public readonly logDetail?: string,
+  ) {
+    super(errorCatalog[code].message);
+    this.name = "ApiError";
+    this.status = errorCatalog[code].status;
+  }
+}

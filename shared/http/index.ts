@@ -1,0 +1,167 @@
+// The HTTP frame every function shares: request id, security headers, CORS, body limit,
+// one JSON error shape, and mounting under both /functions/v1/<name> (local, Supabase URL
+// layout) and /<name> (the path the Supabase edge runtime hands to a function).
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { AuthUser } from "../auth/index.ts";
+import { describeError, type Logger } from "../log/index.ts";
+import { ApiError, errorCatalog, type ErrorCode } from "./errors.ts";
+
+export { ApiError, errorCatalog, type ErrorCode } from "./errors.ts";
+
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    user: AuthUser;
+    rateLimitHeaders?: Record<string, string>;
+  };
+};
+
+export interface HttpOptions {
+  /** Function name: the app answers under /functions/v1/<name> and /<name>. */
+  name: string;
+  logger: Logger;
+  corsAllowedOrigins: string[];
+  maxBodyBytes: number;
+  /** Extra request headers a browser may send (beyond what supabase-js sends). */
+  extraAllowHeaders?: string[];
+}
+
+export const supabaseClientHeaders = ["authorization", "x-client-info", "apikey", "content-type"];
+
+function errorResponse(c: Context, code: ErrorCode, headers: Record<string, string> = {}) {
+  const { status, message } = errorCatalog[code];
+  const id = (c.get("requestId") as string | undefined) ?? "unknown";
+  return c.json({ error: message, requestId: id }, status as 400, headers);
+}
+
+export function errorHandler(logger: Logger) {
+  return (err: unknown, c: Context) => {
+    const requestId = (c.get("requestId") as string | undefined) ?? "unknown";
+    if (err instanceof ApiError) {
+      const lvl = err.status >= 500 ? "error" : "info";
+      logger[lvl]("request.failed", { requestId, status: err.status, code: err.code, detail: err.logDetail });
+      return errorResponse(c, err.code, err.headers);
+    }
+    if (err instanceof HTTPException) {
+      const code: ErrorCode = err.status === 413 ? "payload_too_large"
+        : err.status === 401 ? "unauthorized"
+        : err.status === 404 ? "not_found"
+        : err.status < 500 ? "invalid_request" : "internal";
+      logger.info("request.failed", { requestId, status: err.status, code });
+      return errorResponse(c, code);
+    }
+    logger.error("request.crashed", { requestId, ...describeError(err) });
+    return errorResponse(c, "internal");
+  };
+}
+
+/** An OpenAPI-aware router whose validation failures become 400 {"error":"Invalid request"}. */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw new ApiError("invalid_request", {}, "schema validation failed");
+    },
+  });
+}
+
+export type Router = ReturnType<typeof createRouter>;
+
+/** Wrap a function's router with the shared middleware and both mount points. */
+export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { title: string; version?: string; description?: string }) {
+  const allowed = new Set(opts.corsAllowedOrigins);
+  const onError = errorHandler(opts.logger);
+  api.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: docInfo.title, version: docInfo.version ?? "1.0.0", description: docInfo.description },
+    servers: [{ url: `/functions/v1/${opts.name}` }],
+  });
+  api.onError(onError);
+
+  const root = new Hono<AppEnv>();
+  root.use("*", requestId({ headerName: "X-Request-Id" }));
+  root.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    opts.logger.info("request", {
+      requestId: c.get("requestId"),
+      fn: opts.name,
+      method: c.req.method,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
+  });
+  root.use(
+    "*",
+    secureHeaders({
+      strictTransportSecurity: "max-age=63072000; includeSubDomains",
+      xContentTypeOptions: "nosniff",
+      xFrameOptions: "DENY",
+      referrerPolicy: "no-referrer",
+      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      crossOriginResourcePolicy: "same-origin",
+    }),
+  );
+  root.use(
+    "*",
+    cors({
+      // Echo exactly one allowed origin (a header listing several is rejected by browsers).
+      origin: (origin) => (allowed.has(origin) ? origin : null),
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: [...supabaseClientHeaders, ...(opts.extraAllowHeaders ?? [])],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      maxAge: 600,
+    }),
+  );
+  root.use("*", bodyLimitMiddleware(opts.maxBodyBytes));
+  root.route(`/functions/v1/${opts.name}`, api);
+  root.route(`/${opts.name}`, api);
+  root.notFound((c) => errorResponse(c, "not_found"));
+  root.onError(onError);
+  return root;
+}
+
+export function bodyLimitMiddleware(maxSize: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError("payload_too_large");
+    },
+  });
+}
+
+/** Parse a JSON body ourselves (so callers can check permission before validating). */
+export async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) throw new ApiError("invalid_request", {}, "content-type is not JSON");
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ApiError("invalid_request", {}, "body is not valid JSON");
+  }
+}
+
+/** First hop of X-Forwarded-For, if it is an IP address; used only for audit rows. */
+export function clientIp(c: Context): string | null {
+  const first = c.req.header("x-forwarded-for")?.split(",")[0]?.trim() ?? c.req.header("x-real-ip")?.trim();
+  if (!first || first.length > 45) return null;
+  if (/^(\d{1,3})(\.\d{1,3}){3}$/.test(first) && first.split(".").every((o) => Number(o) <= 255)) return first;
+  if (/^[0-9a-fA-F:.]+$/.test(first) && first.includes(":")) {
+    try {
+      new URL(`http://[${first}]/`);
+      return first;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+export function userAgent(c: Context): string | null {
+  return c.req.header("user-agent")?.slice(0, 512) ?? null;
+}

@@ -1,0 +1,43 @@
+// Everything a function needs, built once at start-up from the parsed config and passed in.
+import { createTokenVerifier, type TokenVerifier } from "../auth/index.ts";
+import { loadConfig, type Config } from "../config/index.ts";
+import { createKeyring, type Keyring } from "../crypto/index.ts";
+import { createDb, type Db } from "../db/index.ts";
+import { createLogger, type Logger } from "../log/index.ts";
+
+export interface Deps {
+  config: Config;
+  db: Db;
+  keyring: Keyring;
+  verifyToken: TokenVerifier;
+  logger: Logger;
+  fetch: typeof fetch;
+  now: () => Date;
+}
+
+export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "config">> = {}): Promise<Deps> {
+  const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  return {
+    config,
+    logger,
+    db: overrides.db ?? createDb({
+      url: config.databaseUrl,
+      max: config.DB_POOL_MAX,
+      statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+      prepare: config.DB_PREPARE,
+    }),
+    keyring: overrides.keyring ??
+      (await createKeyring(
+        { version: config.SECRET_MASTER_KEY_VERSION, hex: config.SECRET_MASTER_KEY },
+        config.SECRET_MASTER_KEY_PREVIOUS,
+      )),
+    verifyToken: overrides.verifyToken ??
+      createTokenVerifier({ jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl, audience: config.JWT_AUDIENCE }),
+    fetch: overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a)),
+    now: overrides.now ?? (() => new Date()),
+  };
+}
+
+export async function depsFromEnv(env: Record<string, string | undefined>): Promise<Deps> {
+  return await createDeps(loadConfig(env));
+}

@@ -1,0 +1,270 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type postgres from "postgres";
+import { createApp } from "../functions/manage-user-secrets/app.ts";
+import { seal, createKeyring } from "../shared/crypto/index.ts";
+import type { Deps } from "../shared/runtime/deps.ts";
+import { adminSql, ALLOWED_ORIGIN, bearer, newUser, testDeps } from "./support/harness.ts";
+import { authenticationCases } from "./support/security.ts";
+
+const BASE = "http://localhost/functions/v1/manage-user-secrets";
+let deps: Deps;
+let app: ReturnType<typeof createApp>;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  deps = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "1000" });
+  app = createApp(deps);
+  sql = adminSql();
+});
+afterAll(async () => {
+  await deps.db.end();
+  await sql.end();
+});
+
+const get = (token: string, query: string, headers: Record<string, string> = {}) =>
+  app.request(`${BASE}?${query}`, { headers: bearer(token, headers) });
+const post = (token: string, action: string, body: unknown, headers: Record<string, string> = {}) =>
+  app.request(`${BASE}?action=${action}`, {
+    method: "POST",
+    headers: bearer(token, { "content-type": "application/json", ...headers }),
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+async function auditRows(userId: string) {
+  return await sql`select service_name, operation, success, error_message, host(ip_address) as ip, user_agent
+                   from public.secret_audit_logs where user_id = ${userId} order by created_at, id`;
+}
+
+describe("manage-user-secrets contract", () => {
+  it("save → list → get → has → delete → re-save", async () => {
+    const u = await newUser(sql);
+    const headers = { "x-forwarded-for": "203.0.113.7, 10.0.0.1", "user-agent": "vitest-agent" };
+    let res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-test-123" }, headers);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
+    expect(res.headers.get("RateLimit-Limit")).toBe("1000");
+
+    res = await get(u.token, "action=list");
+    expect(res.status).toBe(200);
+    const list = await res.json();
+    expect(list.secrets).toHaveLength(1);
+    expect(list.secrets[0]).toMatchObject({ service_name: "openai_api_key_encrypted", is_active: true, last_used_at: null, metadata: {} });
+    expect(Object.keys(list.secrets[0]).sort()).toEqual(["created_at", "is_active", "last_used_at", "metadata", "service_name", "updated_at"]);
+    expect(JSON.stringify(list)).not.toContain("sk-test-123");
+
+    res = await get(u.token, "action=get&serviceName=openai_api_key_encrypted");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ value: "sk-test-123" });
+    const [stored] = await sql`select encrypted_value, initialization_vector, key_version, aad_bound, last_used_at from public.user_secrets where user_id = ${u.id}`;
+    expect(stored.encrypted_value).not.toContain("sk-test");
+    expect(stored.aad_bound).toBe(true);
+    expect(stored.key_version).toBe(1);
+    expect(stored.last_used_at).not.toBeNull();
+
+    expect(await (await get(u.token, "action=has&serviceName=openai_api_key_encrypted")).json()).toEqual({ exists: true });
+    expect(await (await get(u.token, "action=has&serviceName=gemini_api_key_encrypted")).json()).toEqual({ exists: false });
+
+    res = await post(u.token, "delete", { serviceName: "openai_api_key_encrypted" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
+    const [soft] = await sql`select is_active from public.user_secrets where user_id = ${u.id}`;
+    expect(soft.is_active).toBe(false); // soft delete keeps the row
+    expect((await (await get(u.token, "action=list")).json()).secrets).toEqual([]);
+    res = await get(u.token, "action=get&serviceName=openai_api_key_encrypted");
+    expect(res.status).toBe(404);
+    expect((await res.json()).error).toBe("Secret not found");
+    expect(await (await get(u.token, "action=has&serviceName=openai_api_key_encrypted")).json()).toEqual({ exists: false });
+
+    res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-second" });
+    expect(res.status).toBe(200);
+    expect(await (await get(u.token, "action=get&serviceName=openai_api_key_encrypted")).json()).toEqual({ value: "sk-second" });
+    const [again] = await sql`select count(*)::int as n, bool_and(is_active) as active from public.user_secrets where user_id = ${u.id}`;
+    expect(again).toEqual({ n: 1, active: true });
+
+    const audit = await auditRows(u.id);
+    expect(audit.map((r) => `${r.operation}:${r.success}`)).toEqual([
+      "create:true", "read:true", "read:true", "read:true", "read:true", "delete:true", "read:true", "read:false", "read:true", "update:true", "read:true",
+    ]);
+    expect(audit[0]).toMatchObject({ ip: "203.0.113.7", user_agent: "vitest-agent", service_name: "openai_api_key_encrypted" });
+    expect(audit[7].error_message).toBe("Secret not found");
+    for (const row of audit) expect(JSON.stringify(row)).not.toMatch(/sk-(test|second)/);
+  });
+
+  it("accepts all 14 seed service names and rejects others with 400 (audited, nothing stored)", async () => {
+    const u = await newUser(sql);
+    const names = ["gemini_api_key_encrypted", "openai_api_key_encrypted", "anthropic_api_key_encrypted", "mistral_api_key_encrypted",
+      "buffer_oauth_token", "hootsuite_oauth_token", "later_oauth_token", "sprout_social_oauth_token", "facebook_oauth_token",
+      "instagram_oauth_token", "twitter_oauth_token", "linkedin_oauth_token", "youtube_oauth_token", "tiktok_oauth_token"];
+    for (const serviceName of names) expect((await post(u.token, "save", { serviceName, value: "v" })).status).toBe(200);
+    const res = await post(u.token, "save", { serviceName: "aws_secret", value: "v" });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toBe("Invalid request");
+    expect((await get(u.token, "action=get&serviceName=aws_secret")).status).toBe(400);
+    const [{ n }] = await sql`select count(*)::int as n from public.user_secrets where user_id = ${u.id}`;
+    expect(n).toBe(14);
+    const failures = (await auditRows(u.id)).filter((r) => !r.success);
+    expect(failures.map((r) => [r.operation, r.service_name, r.error_message])).toEqual([
+      ["update", null, "Invalid request"], ["read", null, "Invalid request"],
+    ]);
+  });
+
+  it("validates values, actions and bodies with 400 Invalid request", async () => {
+    const u = await newUser(sql);
+    const cases: [string, Response][] = [
+      ["empty value", await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "" })],
+      ["value over 8 KiB", await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "x".repeat(8 * 1024 + 1) })],
+      ["missing value", await post(u.token, "save", { serviceName: "openai_api_key_encrypted" })],
+      ["non-string value", await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: 42 })],
+      ["invalid JSON", await post(u.token, "save", "{not json")],
+      ["unknown POST action", await post(u.token, "rotate", { serviceName: "openai_api_key_encrypted" })],
+      ["unknown GET action", await get(u.token, "action=dump")],
+      ["no action", await get(u.token, "")],
+      ["get without serviceName", await get(u.token, "action=get")],
+    ];
+    for (const [label, res] of cases) {
+      expect(res.status, label).toBe(400);
+      expect(await res.json(), label).toMatchObject({ error: "Invalid request" });
+    }
+    expect((await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "x".repeat(8 * 1024) })).status).toBe(200);
+    const [{ n }] = await sql`select count(*)::int as n from public.user_secrets where user_id = ${u.id}`;
+    expect(n).toBe(1);
+    expect((await auditRows(u.id)).filter((r) => !r.success)).toHaveLength(cases.length);
+  });
+
+  it("two users cannot see or touch each other's secrets", async () => {
+    const a = await newUser(sql);
+    const b = await newUser(sql);
+    await post(a.token, "save", { serviceName: "anthropic_api_key_encrypted", value: "a-secret" });
+    expect((await get(b.token, "action=get&serviceName=anthropic_api_key_encrypted")).status).toBe(404);
+    expect(await (await get(b.token, "action=has&serviceName=anthropic_api_key_encrypted")).json()).toEqual({ exists: false });
+    expect((await (await get(b.token, "action=list")).json()).secrets).toEqual([]);
+    expect((await post(b.token, "delete", { serviceName: "anthropic_api_key_encrypted" })).status).toBe(404);
+    await post(b.token, "save", { serviceName: "anthropic_api_key_encrypted", value: "b-secret" });
+    expect(await (await get(a.token, "action=get&serviceName=anthropic_api_key_encrypted")).json()).toEqual({ value: "a-secret" });
+    expect(await (await get(b.token, "action=get&serviceName=anthropic_api_key_encrypted")).json()).toEqual({ value: "b-secret" });
+    const [{ n }] = await sql`select count(*)::int as n from public.secret_audit_logs where user_id = ${a.id} and operation <> 'read' and operation <> 'create'`;
+    expect(n).toBe(0); // b's attempts were recorded under b, never under a
+  });
+
+  it("a ciphertext copied onto another user's row does not decrypt (AAD)", async () => {
+    const a = await newUser(sql);
+    const b = await newUser(sql);
+    await post(a.token, "save", { serviceName: "openai_api_key_encrypted", value: "a-key" });
+    await post(b.token, "save", { serviceName: "openai_api_key_encrypted", value: "b-key" });
+    await sql`update public.user_secrets t set encrypted_value = s.encrypted_value, initialization_vector = s.initialization_vector
+              from public.user_secrets s where s.user_id = ${a.id} and t.user_id = ${b.id}
+              and s.service_name = 'openai_api_key_encrypted' and t.service_name = 'openai_api_key_encrypted'`;
+    const res = await get(b.token, "action=get&serviceName=openai_api_key_encrypted");
+    expect(res.status).toBe(500);
+    const body = await res.json();
+    expect(body.error).toBe("Internal server error");
+    expect(JSON.stringify(body)).not.toContain("a-key");
+    const [last] = (await auditRows(b.id)).slice(-1);
+    expect(last).toMatchObject({ operation: "read", success: false });
+  });
+
+  it("reads rows written by the seed's original function (no AAD)", async () => {
+    const u = await newUser(sql);
+    await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector)
+              values (${u.id}, 'openai_api_key_encrypted', '5qm0QlzWdgpFpWmIHVG02vVEwNIdKeTOWqsKRJd4R7+/Im2UsxSPdqV8', 'ChssPU5fYHGCk6S1')`;
+    const res = await get(u.token, "action=get&serviceName=openai_api_key_encrypted");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ value: "sk-proj-legacy-Compat-0042" });
+  });
+
+  it("keeps reading rows under a previous master key version", async () => {
+    const u = await newUser(sql);
+    const oldRing = await createKeyring({ version: 7, hex: "11".repeat(32) });
+    const sealed = await seal(oldRing, "old-version-value", `user_secrets:${u.id}:later_oauth_token`);
+    await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector, key_version, aad_bound)
+              values (${u.id}, 'later_oauth_token', ${sealed.encryptedValue}, ${sealed.iv}, 7, true)`;
+    expect((await get(u.token, "action=get&serviceName=later_oauth_token")).status).toBe(500);
+    const rotated = await testDeps({ SECRET_MASTER_KEY_VERSION: "8", SECRET_MASTER_KEY_PREVIOUS: `7:${"11".repeat(32)},1:${"8f1c0d5e2a4b6c7d9e0f112233445566778899aabbccddeeff00112233445566"}` });
+    try {
+      const res = await createApp(rotated).request(`${BASE}?action=get&serviceName=later_oauth_token`, { headers: bearer(u.token) });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ value: "old-version-value" });
+    } finally {
+      await rotated.db.end();
+    }
+  });
+
+  it("rate limits per user at the boundary with 429, Retry-After and RateLimit headers", async () => {
+    const limited = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "5" });
+    const limitedApp = createApp(limited);
+    try {
+      const u = await newUser(sql);
+      const other = await newUser(sql);
+      const call = (t: string) => limitedApp.request(`${BASE}?action=list`, { headers: bearer(t) });
+      // Stay inside one window: wait if we are within 3 s of a minute boundary.
+      const s = new Date().getSeconds();
+      if (s > 56) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
+      const statuses: number[] = [];
+      let last: Response | undefined;
+      for (let i = 0; i < 6; i++) {
+        last = await call(u.token);
+        statuses.push(last.status);
+        if (i === 4) expect(last.headers.get("RateLimit-Remaining")).toBe("0");
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+      expect(last!.headers.get("Retry-After")).toMatch(/^\d+$/);
+      expect(Number(last!.headers.get("Retry-After"))).toBeGreaterThan(0);
+      expect(last!.headers.get("RateLimit-Limit")).toBe("5");
+      expect((await last!.json()).error).toBe("Too many requests");
+      expect((await call(other.token)).status).toBe(200); // per user
+    } finally {
+      await limited.db.end();
+    }
+  });
+
+  it("sends CORS headers only to allowed origins and answers preflight", async () => {
+    const u = await newUser(sql);
+    const ok = await get(u.token, "action=list", { origin: ALLOWED_ORIGIN });
+    expect(ok.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    expect(ok.headers.get("vary")).toMatch(/origin/i);
+    const bad = await get(u.token, "action=list", { origin: "https://evil.example" });
+    expect(bad.headers.get("access-control-allow-origin")).toBeNull();
+    const pre = await app.request(BASE, {
+      method: "OPTIONS",
+      headers: { origin: ALLOWED_ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "authorization, x-client-info, apikey, content-type" },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    expect(pre.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+    expect(pre.headers.get("access-control-allow-headers")).toMatch(/x-client-info/);
+    expect(pre.headers.get("access-control-allow-methods")).toMatch(/POST/);
+  });
+
+  it("serves its OpenAPI 3.1 document", async () => {
+    const res = await app.request(`${BASE}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.paths["/"].get).toBeDefined();
+    expect(doc.paths["/"].post).toBeDefined();
+  });
+
+  it("sets security headers and a request id on every response", async () => {
+    const res = await app.request(`${BASE}?action=list`);
+    expect(res.headers.get("strict-transport-security")).toMatch(/max-age=/);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect((await res.json()).requestId).toBe(res.headers.get("x-request-id"));
+  });
+
+  it("rejects bodies over the size limit with 413 and stores nothing", async () => {
+    const u = await newUser(sql);
+    const res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "x".repeat(70 * 1024) });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toBe("Payload too large");
+    const [{ n }] = await sql`select count(*)::int as n from public.user_secrets where user_id = ${u.id}`;
+    expect(n).toBe(0);
+  });
+
+  authenticationCases("GET list", (h) => app.request(`${BASE}?action=list`, { headers: h }));
+  authenticationCases("POST save", (h) =>
+    app.request(`${BASE}?action=save`, { method: "POST", headers: { ...h, "content-type": "application/json" }, body: JSON.stringify({ serviceName: "openai_api_key_encrypted", value: "x" }) }));
+});
