@@ -76,12 +76,17 @@ export async function startRealPostgres(): Promise<DatabaseServer | null> {
   };
 }
 
-export async function startPglite(dataDir?: string, port?: number): Promise<DatabaseServer> {
+/**
+ * PGlite is one session: its socket server multiplexes clients onto it, so transactions from
+ * two client connections would interleave. Clients must therefore use ONE pooled connection
+ * for transactional work (DB_POOL_MAX=1); extra connections are for occasional tools.
+ */
+export async function startPglite(dataDir?: string, port?: number, maxConnections = 8): Promise<DatabaseServer> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   const db = await PGlite.create(dataDir ? { dataDir } : {});
   const listenPort = port ?? (await freePort());
-  const server = new PGLiteSocketServer({ db, port: listenPort, host: "127.0.0.1", maxConnections: 32 });
+  const server = new PGLiteSocketServer({ db, port: listenPort, host: "127.0.0.1", maxConnections });
   await server.start();
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${listenPort}/postgres`,

@@ -6,18 +6,30 @@ import { depsFromEnv, type Deps } from "./deps.ts";
 
 declare const Deno: {
   env: { toObject(): Record<string, string> };
-  serve(handler: (req: Request) => Response | Promise<Response>): unknown;
+  serve(opts: { port: number }, handler: (req: Request) => Response | Promise<Response>): unknown;
 };
 
 // deno-lint-ignore no-explicit-any
+/** Never let a stray rejected promise take the whole server down; log its class only. */
+export function keepServingOnUnhandledRejection(): void {
+  globalThis.addEventListener("unhandledrejection", (e: PromiseRejectionEvent) => {
+    e.preventDefault();
+    const r = e.reason as { name?: string; code?: string } | undefined;
+    console.error(JSON.stringify({ level: "error", event: "unhandled_rejection", errorClass: r?.name ?? typeof r, errorCode: r?.code }));
+  });
+}
+
 export async function serveFunction(name: string, createApp: (deps: Deps) => Hono<any>): Promise<void> {
+  keepServingOnUnhandledRejection();
+  // The Supabase edge runtime ignores the port; it matters when an entry runs on its own.
+  const port = Number(Deno.env.toObject().PORT ?? 8000);
   try {
     const app = createApp(await depsFromEnv(Deno.env.toObject()));
-    Deno.serve((req) => app.fetch(req));
+    Deno.serve({ port }, (req) => app.fetch(req));
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : "start-up failed";
     console.error(JSON.stringify({ level: "error", event: "startup.failed", fn: name, detail }));
-    Deno.serve(() =>
+    Deno.serve({ port }, () =>
       new Response(JSON.stringify({ error: "Configuration error", requestId: crypto.randomUUID() }), {
         status: 500,
         headers: { "content-type": "application/json" },

@@ -1,0 +1,31 @@
+// The Deno binary from the npm package `deno` (nothing is downloaded at run time).
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const root = fileURLToPath(new URL("../../", import.meta.url));
+export const denoBin = fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url));
+export const DENO_RUN_FLAGS = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt"];
+
+/** Start the local server (scripts/serve.ts) under Deno with the given environment. */
+export function startDenoServer(env: Record<string, string>, stdio: "inherit" | "pipe" = "inherit"): ChildProcess {
+  return spawn(denoBin, [...DENO_RUN_FLAGS, "scripts/serve.ts"], {
+    cwd: root,
+    env: { ...env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    stdio: stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** Resolve when `url` answers (any status), or reject after `timeoutMs`. */
+export async function waitForHttp(url: string, timeoutMs = 30_000, child?: ChildProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`server did not answer at ${url} within ${timeoutMs} ms`);
+}
