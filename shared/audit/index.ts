@@ -20,3 +20,21 @@ export function writeSecretAudit(tx: Tx, e: SecretAuditEntry) {
   return tx`select private.write_secret_audit(${e.userId}, ${e.serviceName}, ${e.operation},
     ${e.ip}, ${e.userAgent}, ${e.success}, ${e.error ?? null})`;
 }
+
+export interface DataAccessEntry {
+  distributorId: string;
+  userId: string | null;
+  /** e.g. "member.add", "messages.read_content", "customers.export". */
+  action: string;
+  tableName?: string | null;
+  recordId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Ids, counts and roles only; never content or personal data. */
+  details?: Record<string, unknown>;
+}
+
+export function writeDataAccessAudit(tx: Tx, e: DataAccessEntry) {
+  return tx`select private.write_data_access_audit(${e.distributorId}, ${e.userId}, ${e.action}, ${e.tableName ?? null},
+    ${e.recordId ?? null}, ${e.ip ?? null}, ${e.userAgent ?? null}, ${tx.json((e.details ?? {}) as never)})`;
+}

@@ -4,12 +4,15 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { createKeyring, type Keyring } from "../crypto/index.ts";
 import { createDb, type Db } from "../db/index.ts";
 import { createLogger, type Logger } from "../log/index.ts";
+import { DistributorKeyCache } from "../tenancy/keys.ts";
 
 export interface Deps {
   config: Config;
   db: Db;
   keyring: Keyring;
   verifyToken: TokenVerifier;
+  /** Unwrapped per-distributor data and lookup keys, cached per instance. */
+  tenantKeys: DistributorKeyCache;
   logger: Logger;
   fetch: typeof fetch;
   now: () => Date;
@@ -17,20 +20,23 @@ export interface Deps {
 
 export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "config">> = {}): Promise<Deps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  const db = overrides.db ?? createDb({
+    url: config.databaseUrl,
+    max: config.DB_POOL_MAX,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    prepare: config.DB_PREPARE,
+  });
+  const keyring = overrides.keyring ??
+    (await createKeyring(
+      { version: config.SECRET_MASTER_KEY_VERSION, hex: config.SECRET_MASTER_KEY },
+      config.SECRET_MASTER_KEY_PREVIOUS,
+    ));
   return {
     config,
     logger,
-    db: overrides.db ?? createDb({
-      url: config.databaseUrl,
-      max: config.DB_POOL_MAX,
-      statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
-      prepare: config.DB_PREPARE,
-    }),
-    keyring: overrides.keyring ??
-      (await createKeyring(
-        { version: config.SECRET_MASTER_KEY_VERSION, hex: config.SECRET_MASTER_KEY },
-        config.SECRET_MASTER_KEY_PREVIOUS,
-      )),
+    db,
+    keyring,
+    tenantKeys: overrides.tenantKeys ?? new DistributorKeyCache(db.sql, keyring),
     verifyToken: overrides.verifyToken ??
       createTokenVerifier({ jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl, audience: config.JWT_AUDIENCE }),
     fetch: overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a)),

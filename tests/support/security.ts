@@ -4,7 +4,7 @@ import { SignJWT } from "jose";
 import { TEST_JWT_SECRET } from "./harness.ts";
 import { signDevToken } from "../../scripts/lib/dev-tokens.ts";
 
-export type Call = (headers: Record<string, string>) => Promise<Response>;
+export type Call = (headers: Record<string, string>) => Response | Promise<Response>;
 
 async function expectUnauthorized(res: Response) {
   expect(res.status).toBe(401);

@@ -1,0 +1,98 @@
+// Storage formats shared by webhook-whatsapp (writes inbound), messages (reads, writes
+// outbound) and distributors (WhatsApp tokens): what is sealed, with which AAD, and what may
+// be stored in clear (masked previews, PII types and counts, ids).
+import type { Sealed } from "../crypto/index.ts";
+import type { Tx } from "../db/index.ts";
+import { openFor, sealFor, type DistributorKeys } from "../tenancy/keys.ts";
+
+/** Everything a message carries, sealed as one JSON document (AAD = messages:<id>). */
+export interface MessageContent {
+  text?: string;
+  caption?: string;
+  media?: { id?: string; mime_type?: string; sha256?: string; filename?: string; url?: string };
+  attachments?: string[];
+  location?: { latitude?: number; longitude?: number; name?: string; address?: string };
+  contacts?: unknown[];
+  interactive?: { type?: string; id?: string; title?: string; description?: string };
+  button?: { text?: string; payload?: string };
+  reaction?: { message_id?: string; emoji?: string };
+  /** For types we do not model: Meta's type name. */
+  unsupported_type?: string;
+}
+
+export interface SealedColumns {
+  content_encrypted: string;
+  content_iv: string;
+  key_version: number;
+}
+
+export async function sealMessageContent(keys: DistributorKeys, messageId: string, content: MessageContent): Promise<SealedColumns> {
+  const s = await sealFor(keys, "messages", messageId, JSON.stringify(content));
+  return { content_encrypted: s.encryptedValue, content_iv: s.iv, key_version: s.keyVersion };
+}
+
+export async function openMessageContent(keys: DistributorKeys, messageId: string, row: SealedColumns): Promise<MessageContent> {
+  return JSON.parse(await openFor(keys, "messages", messageId, toSealed(row))) as MessageContent;
+}
+
+/** The human-readable text of a message: its text, caption, button/interactive title, or emoji. */
+export function messageText(c: MessageContent): string {
+  return c.text ?? c.caption ?? c.interactive?.title ?? c.button?.text ?? c.reaction?.emoji ?? c.location?.name ?? "";
+}
+
+/** Customer contact data, sealed as one document (AAD = customers:<id>). */
+export interface CustomerContact {
+  name?: string | null;
+  phone?: string | null;
+  email?: string | null;
+  wa_id?: string | null;
+}
+
+export async function sealCustomerContact(keys: DistributorKeys, customerId: string, contact: CustomerContact) {
+  const s = await sealFor(keys, "customers", customerId, JSON.stringify(contact));
+  return { contact_encrypted: s.encryptedValue, contact_iv: s.iv, key_version: s.keyVersion };
+}
+
+export async function openCustomerContact(
+  keys: DistributorKeys, customerId: string, row: { contact_encrypted: string | null; contact_iv: string | null; key_version: number | null },
+): Promise<CustomerContact> {
+  if (!row.contact_encrypted || !row.contact_iv || row.key_version == null) return {};
+  return JSON.parse(await openFor(keys, "customers", customerId, {
+    encryptedValue: row.contact_encrypted, iv: row.contact_iv, keyVersion: row.key_version,
+  })) as CustomerContact;
+}
+
+/** Keyed hash of a phone number or WhatsApp id: digits only, so formats agree. */
+export function phoneLookupHash(keys: DistributorKeys, phone: string): Promise<string> {
+  return keys.hash(`phone:${phone.replace(/\D/g, "")}`);
+}
+
+export function emailLookupHash(keys: DistributorKeys, email: string): Promise<string> {
+  return keys.hash(`email:${email.trim().toLowerCase()}`);
+}
+
+/** A WhatsApp Cloud API token (AAD = whatsapp_accounts:<id>). */
+export function sealAccessToken(keys: DistributorKeys, accountId: string, token: string): Promise<Sealed> {
+  return sealFor(keys, "whatsapp_accounts", accountId, token);
+}
+
+export function openAccessToken(
+  keys: DistributorKeys, accountId: string, row: { access_token_encrypted: string; access_token_iv: string; key_version: number },
+): Promise<string> {
+  return openFor(keys, "whatsapp_accounts", accountId, {
+    encryptedValue: row.access_token_encrypted, iv: row.access_token_iv, keyVersion: row.key_version,
+  });
+}
+
+function toSealed(row: SealedColumns): Sealed {
+  return { encryptedValue: row.content_encrypted, iv: row.content_iv, keyVersion: row.key_version };
+}
+
+/** Status order for delivery receipts: statuses only move forward; failed is terminal. */
+export const STATUS_RANK: Record<string, number> = { received: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+
+/** Write an outbox event in the caller's transaction. Payload: ids and counts only. */
+export function writeOutboxEvent(tx: Tx, distributorId: string, eventType: string, payload: Record<string, unknown>) {
+  return tx`insert into public.event_outbox (distributor_id, event_type, payload)
+            values (${distributorId}, ${eventType}, ${tx.json(payload as never)})`;
+}
