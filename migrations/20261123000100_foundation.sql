@@ -13,12 +13,15 @@ create table private.rate_limits (
 );
 alter table private.rate_limits enable row level security;
 
--- Counts one hit (in its own autocommit statement, so the row lock is held only briefly)
--- and remembers on the session whether the bucket is over its limit; assert_rate_limit,
--- run inside the request's transaction, turns that into SQLSTATE P0429.
-create function private.rate_limit_hit(p_key text, p_limit integer, p_window_seconds integer)
+-- Counts one hit for the bucket and raises SQLSTATE P0429 (detail = seconds until the window
+-- resets) when it is over the limit. It runs as the first statement of the request's own
+-- transaction, so an over-limit request is rolled back with everything it tried to do (its own
+-- hit included, which keeps the counter at the limit). Security definer: callers never get
+-- privileges on private.rate_limits.
+create function private.rate_limit_take(p_key text, p_limit integer, p_window_seconds integer)
 returns jsonb
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare
@@ -34,24 +37,12 @@ begin
         window_start = excluded.window_start
   returning r.hits into v_hits;
   v_reset := greatest(1, ceil(extract(epoch from (v_window + make_interval(secs => p_window_seconds) - v_now)))::integer);
-  perform set_config('app.rate_limit_exceeded',
-    case when v_hits > p_limit then p_key || ' ' || v_reset else '' end, false);
+  if v_hits > p_limit then
+    raise exception using errcode = 'P0429', message = 'rate limit exceeded', detail = v_reset::text;
+  end if;
   return jsonb_build_object('hits', v_hits, 'reset', v_reset);
 end
 $$;
-
-create function private.assert_rate_limit(p_key text)
-returns void
-language plpgsql
-set search_path = ''
-as $$
-declare
-  v text := coalesce(current_setting('app.rate_limit_exceeded', true), '');
-begin
-  if p_key is not null and v <> '' and split_part(v, ' ', 1) = p_key then
-    raise exception using errcode = 'P0429', message = 'rate limit exceeded', detail = split_part(v, ' ', 2);
-  end if;
-end
-$$;
-grant execute on function private.assert_rate_limit(text) to authenticated, service_role;
-revoke execute on function private.rate_limit_hit(text, integer, integer) from public;
+revoke execute on function private.rate_limit_take(text, integer, integer) from public;
+-- Not granted to users: the request pipeline calls it in the statement that switches the role,
+-- and execute permission is checked when that statement starts, as the connecting role.

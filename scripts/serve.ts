@@ -37,6 +37,11 @@ for await (const entry of Deno.readDir(dir)) {
   apps.set(entry.name, mod.createApp(deps));
 }
 
+if (Deno.env.get("BENCH_FLOOR") === "1") {
+  const { createFloorApp } = await import("./bench-floor.ts");
+  apps.set("bench-floor", createFloorApp(deps));
+}
+
 const port = Number(Deno.env.get("PORT") ?? 54321);
 const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
 const notFound = () =>

@@ -49,13 +49,43 @@ export function isAdminClaims(p: JWTPayload): boolean {
   return Array.isArray(app.roles) && app.roles.includes("admin");
 }
 
+/**
+ * Verified tokens, by their exact text (signature included), until they expire: frontends send
+ * the same access token for up to an hour, and verifying it again proves nothing new.
+ * exp/nbf are re-checked on every hit.
+ */
+class VerifiedTokenCache {
+  private map = new Map<string, AuthUser>();
+  constructor(private max = 10_000) {}
+  get(token: string, nowSec: number): AuthUser | undefined {
+    const u = this.map.get(token);
+    if (!u) return undefined;
+    const nbf = typeof u.claims.nbf === "number" ? u.claims.nbf : 0;
+    if (u.exp <= nowSec || nbf > nowSec) {
+      this.map.delete(token);
+      return undefined;
+    }
+    return u;
+  }
+  set(token: string, user: AuthUser): void {
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(token, user);
+  }
+}
+
 export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
-  const secret = opts.jwtSecret ? new TextEncoder().encode(opts.jwtSecret) : null;
+  // Imported once; jose would otherwise import raw key bytes on every call.
+  const secret = opts.jwtSecret
+    ? crypto.subtle.importKey("raw", new TextEncoder().encode(opts.jwtSecret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
+    : null;
+  const cache = new VerifiedTokenCache();
   const jwks = opts.jwksUrl
     ? createRemoteJWKSet(new URL(opts.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 })
     : null;
 
   return async (token: string) => {
+    const cached = cache.get(token, Math.floor(Date.now() / 1000));
+    if (cached) return cached;
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -65,7 +95,7 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     let payload: JWTPayload;
     try {
       if (alg === "HS256" && secret) {
-        ({ payload } = await jwtVerify(token, secret, { algorithms: ["HS256"], audience: opts.audience }));
+        ({ payload } = await jwtVerify(token, await secret, { algorithms: ["HS256"], audience: opts.audience }));
       } else if (alg && ASYMMETRIC_ALGS.includes(alg) && jwks) {
         ({ payload } = await jwtVerify(token, jwks, { algorithms: ASYMMETRIC_ALGS, audience: opts.audience }));
       } else {
@@ -79,7 +109,7 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     if (typeof payload.exp !== "number") throw new TokenRejected("exp missing");
     const role = typeof payload.role === "string" ? payload.role : "authenticated";
     if (role === "anon") throw new TokenRejected("anon role");
-    return {
+    const user: AuthUser = {
       id: payload.sub,
       email: typeof payload.email === "string" ? payload.email : null,
       role,
@@ -91,6 +121,8 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
       isAdmin: isAdminClaims(payload),
       claims: payload,
     };
+    cache.set(token, user);
+    return user;
   };
 }
 

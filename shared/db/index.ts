@@ -1,8 +1,8 @@
 // postgres.js pool plus the two ways to run work: as the user (RLS decides) or as the service.
 //
-// withUser pipelines its set-up on one reserved connection: [rate-limit hit], BEGIN,
-// set_config(role, claims), then the caller's statements are all written before the first
-// reply is read, so the common case costs two round trips (that batch, then COMMIT).
+// withUser pipelines its set-up on one reserved connection: BEGIN, then one statement that
+// sets role + claims (and takes a rate-limit hit), then the caller's statements, all written
+// before the first reply is read; the common case costs two round trips (that batch, COMMIT).
 import postgres from "postgres";
 import type { JWTPayload } from "jose";
 import { ApiError } from "../http/errors.ts";
@@ -84,33 +84,29 @@ export function createDb(opts: DbOptions): Db {
   async function run<T>(claims: JWTPayload | null, fn: (tx: Tx) => Promise<T>, o: RunOptions = {}): Promise<T> {
     const conn = await sql.reserve();
     const rule = o.rateLimit;
-    // Started in this order on one connection; replies arrive in the same order.
-    const hit = rule
-      ? conn`select private.rate_limit_hit(${rule.key}, ${rule.limit}, ${rule.windowSeconds}) as s`.execute()
-      : null;
+    const limit = rule
+      ? conn`private.rate_limit_take(${rule.key}, ${rule.limit}, ${rule.windowSeconds}) as rl`
+      : conn`null as rl`;
+    // Written in this order on one connection before any reply is read; replies come back in order.
     const begin = conn`begin`.execute();
-    const setup = claims
-      ? conn`select set_config('role', 'authenticated', true),
-                    set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-                    private.assert_rate_limit(${rule ? rule.key : null})`.execute()
-      : rule
-        ? conn`select private.assert_rate_limit(${rule.key})`.execute()
-        : null;
-    const ready = Promise.all([hit, begin, setup]);
+    const setup = (claims
+      ? conn<{ rl: { hits: number; reset: number } | null }[]>`select set_config('role', 'authenticated', true),
+          set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), ${limit}`
+      : conn<{ rl: { hits: number; reset: number } | null }[]>`select ${limit}`).execute();
+    const ready = Promise.all([begin, setup]);
     ready.catch(() => {}); // observed below; avoid an unhandled rejection meanwhile
     try {
       let result: T;
       try {
         result = await fn(conn);
       } catch (err) {
-        await ready; // a set-up failure (e.g. rate limit) explains the caller's failure
+        await ready; // a set-up failure (e.g. the rate limit) explains the caller's failure
         throw err;
       }
-      const [h] = await ready;
+      const [, [state]] = await ready;
       await conn`commit`;
-      if (h && rule && o.onRateLimit) {
-        const s = (h as unknown as { s: { hits: number; reset: number } }[])[0].s;
-        o.onRateLimit({ limit: rule.limit, remaining: rule.limit - s.hits, reset: s.reset });
+      if (rule && state?.rl && o.onRateLimit) {
+        o.onRateLimit({ limit: rule.limit, remaining: rule.limit - state.rl.hits, reset: state.rl.reset });
       }
       return result;
     } catch (err) {

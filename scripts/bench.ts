@@ -1,0 +1,102 @@
+// `npm run bench` (not part of npm test): throughput of the served functions on a real
+// PostgreSQL, each beside a floor measured in the same run, plus the PII module's figures.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { prepareDatabase } from "./db/migrate.ts";
+import { startPglite, startRealPostgres, freePort } from "./db/server.ts";
+import { root, startDenoServer, waitForHttp } from "./lib/deno.ts";
+import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
+import { createKeyring } from "../shared/crypto/index.ts";
+import { sealSecret } from "../shared/secrets/index.ts";
+import { existsSync } from "node:fs";
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 50;
+
+interface LoadResult { requests: number; rps: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }
+
+function load(spec: Record<string, unknown>): LoadResult {
+  const out = execFileSync(`${root}node_modules/.bin/tsx`, [`${root}scripts/lib/load.ts`, JSON.stringify(spec)], { encoding: "utf8", maxBuffer: 1 << 26 });
+  return JSON.parse(out.trim().split("\n").pop()!) as LoadResult;
+}
+
+async function main() {
+  const db = (await startRealPostgres()) ?? (console.warn("[bench] no real PostgreSQL: using PGlite (figures not comparable)"), await startPglite());
+  await prepareDatabase(db.url);
+  const port = await freePort();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    DATABASE_URL: db.url,
+    SUPABASE_JWT_SECRET: randomBytes(32).toString("base64url"),
+    SECRET_MASTER_KEY: randomBytes(32).toString("hex"),
+    WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString("hex"),
+    WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
+    SECRETS_RATE_LIMIT_PER_MINUTE: "1000000",
+    MESSAGES_RATE_LIMIT_PER_MINUTE: "1000000",
+    DB_POOL_MAX: db.kind === "pglite" ? "1" : "10",
+    LOG_LEVEL: "warn",
+    PORT: String(port),
+    BENCH_FLOOR: "1",
+  };
+  const server = startDenoServer(env, "pipe");
+  const base = `http://127.0.0.1:${port}/functions/v1`;
+  const sections: string[] = [];
+  try {
+    await waitForHttp(`${base}/`, 60_000, server);
+
+    // 50 users, one secret each: one virtual user per connection.
+    const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+    const keyring = await createKeyring({ version: 1, hex: env.SECRET_MASTER_KEY });
+    const headerSets: Record<string, string>[] = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const id = crypto.randomUUID();
+      await ensureUser(sql, id);
+      const s = await sealSecret(keyring, id, "openai_api_key_encrypted", `sk-bench-${i}`);
+      await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector, key_version, aad_bound)
+                values (${id}, 'openai_api_key_encrypted', ${s.encryptedValue}, ${s.iv}, 1, true)`;
+      headerSets.push({ authorization: `Bearer ${await signDevToken(env.SUPABASE_JWT_SECRET, { sub: id })}` });
+    }
+    await sql.end();
+
+    const run = (url: string) => {
+      load({ url, connections: CONNECTIONS, durationSeconds: 2, headerSets }); // warm-up
+      return load({ url, connections: CONNECTIONS, durationSeconds: DURATION, headerSets });
+    };
+    const floor = run(`${base}/bench-floor`);
+    const get = run(`${base}/manage-user-secrets?action=get&serviceName=openai_api_key_encrypted`);
+    const row = (name: string, r: LoadResult, ratio: string) =>
+      `| ${name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors + r.timeouts} | ${ratio} |`;
+    sections.push([
+      `### manage-user-secrets (${db.kind}, ${CONNECTIONS} connections, ${DURATION} s, load from a second process)`,
+      "",
+      "| endpoint | requests/s | p50 ms | p99 ms | non-2xx/errors | × floor |",
+      "|---|---|---|---|---|---|",
+      row("floor: Deno + Hono + pool, `select 1`", floor, "1.00"),
+      row("`manage-user-secrets?action=get`", get, (get.rps / floor.rps).toFixed(2)),
+      "",
+      `Target: get ≥ 0.50 × floor → ${get.rps / floor.rps >= 0.5 ? "met" : "NOT met"}.`,
+    ].join("\n"));
+
+    const webhookBench = `${root}scripts/bench-webhook.ts`;
+    if (existsSync(webhookBench)) {
+      const { runWebhookBench } = await import(webhookBench);
+      sections.push(await runWebhookBench({ baseUrl: `http://127.0.0.1:${port}`, databaseUrl: db.url, appSecret: env.WHATSAPP_APP_SECRET, masterKeyHex: env.SECRET_MASTER_KEY }));
+    }
+  } finally {
+    server.kill("SIGTERM");
+    await db.stop();
+  }
+
+  const piiBench = `${root}scripts/bench-pii.ts`;
+  if (existsSync(piiBench)) {
+    const { runPiiBench } = await import(piiBench);
+    sections.push(await runPiiBench());
+  }
+  console.log(`\n## Benchmark (${new Date().toISOString().slice(0, 10)})\n\n${sections.join("\n\n")}\n`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

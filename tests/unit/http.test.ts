@@ -1,0 +1,241 @@
+// shared/http: the frame every function shares.
+import { describe, expect, it } from "vitest";
+import { Hono, type Context } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, readJson, supabaseClientHeaders, userAgent } from "../../shared/http/index.ts";
+import { createLogger } from "../../shared/log/index.ts";
+
+const ORIGIN = "https://app.example.com";
+const OTHER_ORIGIN = "https://admin.example.com";
+const BASE = "http://localhost/functions/v1/unit-fn";
+
+function makeApp(maxBodyBytes = 1024) {
+  const logs: string[] = [];
+  const logger = createLogger("debug", (l) => logs.push(l));
+  const api = createRouter();
+  api.get("/ok", (c) => c.json({ ok: true }));
+  api.get("/boom", () => {
+    throw new Error("secret detail");
+  });
+  api.get("/boom-coded", () => {
+    throw Object.assign(new Error("db password=hunter2"), { code: "XX000" });
+  });
+  api.get("/api-error", () => {
+    throw new ApiError("rate_limited", { "Retry-After": "7" }, "internal log detail");
+  });
+  api.post("/echo", async (c) => c.json({ got: await readJson(c) }));
+  api.openapi(
+    createRoute({
+      method: "get", path: "/typed",
+      request: { query: z.object({ n: z.coerce.number().int().min(1) }) },
+      responses: { 200: { description: "ok", content: { "application/json": { schema: z.object({ n: z.number() }) } } } },
+    }),
+    (c) => c.json({ n: c.req.valid("query").n }, 200),
+  );
+  const app = createFunctionApp(
+    { name: "unit-fn", logger, corsAllowedOrigins: [ORIGIN, OTHER_ORIGIN], maxBodyBytes, extraAllowHeaders: ["x-extra"] },
+    api,
+    { title: "unit-fn" },
+  );
+  return { app, logs };
+}
+
+async function expectErrorShape(res: Response, status: number, message: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toMatch(/application\/json/);
+  const body = await res.json();
+  expect(Object.keys(body).sort()).toEqual(["error", "requestId"]);
+  expect(body.error).toBe(message);
+  expect(body.requestId).toBe(res.headers.get("x-request-id"));
+  return body;
+}
+
+describe("createFunctionApp", () => {
+  it("mounts under /functions/v1/<name> and /<name>", async () => {
+    const { app } = makeApp();
+    expect(await (await app.request(`${BASE}/ok`)).json()).toEqual({ ok: true });
+    expect(await (await app.request("http://localhost/unit-fn/ok")).json()).toEqual({ ok: true });
+  });
+
+  it("a thrown error becomes 500 'Internal server error' without its message, in body or logs", async () => {
+    const { app, logs } = makeApp();
+    const res = await app.request(`${BASE}/boom`);
+    const text = await res.clone().text();
+    await expectErrorShape(res, 500, "Internal server error");
+    expect(text).not.toContain("secret detail");
+    expect(logs.join("\n")).not.toContain("secret detail");
+    const crashed = logs.map((l) => JSON.parse(l)).find((l) => l.event === "request.crashed");
+    expect(crashed).toMatchObject({ level: "error", errorClass: "Error" });
+
+    const res2 = await app.request(`${BASE}/boom-coded`);
+    const text2 = await res2.clone().text();
+    await expectErrorShape(res2, 500, "Internal server error");
+    expect(text2).not.toContain("hunter2");
+    expect(logs.join("\n")).not.toContain("hunter2");
+    expect(logs.map((l) => JSON.parse(l)).find((l) => l.errorCode === "XX000")).toBeTruthy();
+  });
+
+  it("an ApiError keeps its status, generic message and headers; its log detail is not sent", async () => {
+    const { app, logs } = makeApp();
+    const res = await app.request(`${BASE}/api-error`);
+    const text = await res.clone().text();
+    await expectErrorShape(res, 429, "Too many requests");
+    expect(res.headers.get("retry-after")).toBe("7");
+    expect(text).not.toContain("internal log detail");
+    expect(logs.some((l) => l.includes("internal log detail"))).toBe(true); // logged, not sent
+  });
+
+  it("schema validation failures become 400 'Invalid request'", async () => {
+    const { app } = makeApp();
+    expect(await (await app.request(`${BASE}/typed?n=3`)).json()).toEqual({ n: 3 });
+    await expectErrorShape(await app.request(`${BASE}/typed?n=zero`), 400, "Invalid request");
+  });
+
+  it("readJson rejects a non-JSON content type and invalid JSON with 400", async () => {
+    const { app } = makeApp();
+    const ok = await app.request(`${BASE}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"a":1}' });
+    expect(await ok.json()).toEqual({ got: { a: 1 } });
+    await expectErrorShape(await app.request(`${BASE}/echo`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" }), 400, "Invalid request");
+    await expectErrorShape(await app.request(`${BASE}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" }), 400, "Invalid request");
+  });
+
+  it("unknown paths → 404 JSON (inside and outside the mount)", async () => {
+    const { app } = makeApp();
+    await expectErrorShape(await app.request(`${BASE}/nope`), 404, "Not found");
+    await expectErrorShape(await app.request("http://localhost/elsewhere"), 404, "Not found");
+  });
+
+  it("serves the OpenAPI document", async () => {
+    const { app } = makeApp();
+    const doc = await (await app.request(`${BASE}/openapi.json`)).json();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.servers).toEqual([{ url: "/functions/v1/unit-fn" }]);
+  });
+});
+
+describe("CORS", () => {
+  it("echoes an allowed origin exactly once, with Vary: Origin", async () => {
+    const { app } = makeApp();
+    for (const origin of [ORIGIN, OTHER_ORIGIN]) {
+      const res = await app.request(`${BASE}/ok`, { headers: { origin } });
+      expect(res.headers.get("access-control-allow-origin")).toBe(origin);
+      expect(res.headers.get("vary")).toMatch(/\borigin\b/i);
+    }
+    // also on error responses
+    const err = await app.request(`${BASE}/boom`, { headers: { origin: ORIGIN } });
+    expect(err.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+  });
+
+  it("sends no ACAO header to a disallowed or absent origin, and never '*'", async () => {
+    const { app } = makeApp();
+    const variants: Record<string, string>[] = [{ origin: "https://evil.example" }, { origin: "null" }, { origin: `${ORIGIN}.evil.example` }, { origin: "https://APP.example.com" }, {}];
+    for (const headers of variants) {
+      const res = await app.request(`${BASE}/ok`, { headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("access-control-allow-origin")).toBeNull();
+      expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+    }
+    const pre = await app.request(`${BASE}/ok`, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
+    expect(pre.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("answers preflight with 204, the Supabase client headers and the methods", async () => {
+    const { app } = makeApp();
+    const res = await app.request(`${BASE}/ok`, {
+      method: "OPTIONS",
+      headers: { origin: ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "authorization, x-client-info, apikey, content-type" },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    const allowHeaders = (res.headers.get("access-control-allow-headers") ?? "").split(",").map((s) => s.trim().toLowerCase());
+    for (const h of ["authorization", "x-client-info", "apikey", "content-type", "x-extra"]) expect(allowHeaders).toContain(h);
+    expect(supabaseClientHeaders).toEqual(["authorization", "x-client-info", "apikey", "content-type"]);
+    const methods = res.headers.get("access-control-allow-methods") ?? "";
+    for (const m of ["GET", "POST", "PATCH", "DELETE"]) expect(methods).toContain(m);
+    expect(res.headers.get("access-control-max-age")).toBe("600");
+    expect(await res.text()).toBe("");
+  });
+
+  it("exposes the request id and rate limit headers", async () => {
+    const { app } = makeApp();
+    const res = await app.request(`${BASE}/ok`, { headers: { origin: ORIGIN } });
+    const exposed = (res.headers.get("access-control-expose-headers") ?? "").toLowerCase();
+    for (const h of ["x-request-id", "retry-after", "ratelimit-remaining"]) expect(exposed).toContain(h);
+  });
+});
+
+describe("body limit", () => {
+  it("rejects bodies over the limit with 413 JSON, declared or streamed", async () => {
+    const { app } = makeApp(1024);
+    const big = JSON.stringify({ v: "x".repeat(2000) });
+    await expectErrorShape(
+      await app.request(`${BASE}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: big }),
+      413, "Payload too large",
+    );
+    const stream = new ReadableStream({
+      start(ctrl) {
+        ctrl.enqueue(new TextEncoder().encode(big));
+        ctrl.close();
+      },
+    });
+    const res = await app.request(`${BASE}/echo`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half",
+    } as RequestInit);
+    await expectErrorShape(res, 413, "Payload too large");
+    const small = await app.request(`${BASE}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"v":"x"}' });
+    expect(small.status).toBe(200);
+  });
+});
+
+describe("security headers", () => {
+  it("are present on success, error and 404 responses", async () => {
+    const { app } = makeApp();
+    for (const path of ["/ok", "/boom", "/missing"]) {
+      const res = await app.request(`${BASE}${path}`);
+      expect(res.headers.get("strict-transport-security"), path).toBe("max-age=63072000; includeSubDomains");
+      expect(res.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(res.headers.get("x-frame-options"), path).toBe("DENY");
+      expect(res.headers.get("referrer-policy"), path).toBe("no-referrer");
+      expect(res.headers.get("content-security-policy"), path).toMatch(/default-src 'none'/);
+      expect(res.headers.get("content-security-policy"), path).toMatch(/frame-ancestors 'none'/);
+      expect(res.headers.get("cross-origin-resource-policy"), path).toBe("same-origin");
+      expect(res.headers.get("x-request-id"), path).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it("every error code has a generic message and a matching status", () => {
+    for (const [code, { status, message }] of Object.entries(errorCatalog)) {
+      const e = new ApiError(code as keyof typeof errorCatalog);
+      expect(e.status).toBe(status);
+      expect(e.message).toBe(message);
+    }
+  });
+});
+
+describe("clientIp / userAgent", () => {
+  const probe = new Hono();
+  probe.get("/", (c: Context) => c.json({ ip: clientIp(c), ua: userAgent(c) }));
+  const ipOf = async (headers: Record<string, string>) => (await (await probe.request("/", { headers })).json()).ip;
+
+  it("takes the first X-Forwarded-For hop", async () => {
+    expect(await ipOf({ "x-forwarded-for": "203.0.113.7, 10.0.0.1, 10.0.0.2" })).toBe("203.0.113.7");
+    expect(await ipOf({ "x-forwarded-for": " 198.51.100.4 " })).toBe("198.51.100.4");
+    expect(await ipOf({ "x-forwarded-for": "2001:db8::1, 10.0.0.1" })).toBe("2001:db8::1");
+    expect(await ipOf({ "x-real-ip": "192.0.2.9" })).toBe("192.0.2.9");
+    expect(await ipOf({})).toBeNull();
+  });
+
+  it("rejects garbage", async () => {
+    for (const bad of ["not-an-ip", "999.1.1.1", "1.2.3", "1.2.3.4.5", "' or 1=1 --", "1.2.3.4; drop table x", ":::::::::", "gggg::1", "a".repeat(60), "unknown, 1.2.3.4", "<script>"]) {
+      expect(await ipOf({ "x-forwarded-for": bad }), bad).toBeNull();
+    }
+  });
+
+  it("truncates the user agent to 512 characters", async () => {
+    const ua = (await (await probe.request("/", { headers: { "user-agent": "u".repeat(2000) } })).json()).ua;
+    expect(ua).toHaveLength(512);
+  });
+});
