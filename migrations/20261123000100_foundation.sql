@@ -5,8 +5,9 @@ revoke all on schema private from public;
 grant usage on schema private to authenticated, service_role;
 
 -- Fixed-window counters. One row per bucket; the upsert is atomic, so the limit holds
--- across any number of function instances.
-create table private.rate_limits (
+-- across any number of function instances. Unlogged: counters need no crash safety (a crash
+-- empties them, which only resets the current windows) and skip the write-ahead log.
+create unlogged table private.rate_limits (
   key text primary key,
   window_start timestamptz not null,
   hits integer not null

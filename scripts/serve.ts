@@ -10,6 +10,7 @@ declare const Deno: {
   stat(path: string | URL): Promise<unknown>;
   serve(opts: { port: number; hostname: string; onListen?: () => void }, handler: (req: Request) => Response | Promise<Response>): unknown;
   exit(code: number): never;
+  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
 };
 
 type App = { fetch: (req: Request) => Response | Promise<Response> };
@@ -49,6 +50,12 @@ const notFound = () =>
     status: 404,
     headers: { "content-type": "application/json" },
   });
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => {
+    deps.db.end().finally(() => Deno.exit(0));
+  });
+}
 
 Deno.serve({ port, hostname, onListen: () => console.log(`[serve] listening on http://${hostname}:${port} (${[...apps.keys()].sort().join(", ")})`) }, (req) => {
   const name = new URL(req.url).pathname.split("/")[3];
