@@ -21,11 +21,11 @@ const result = await autocannon({
   duration: spec.durationSeconds,
   method: spec.method ?? "GET",
   requests: [{
-    setupRequest: (req: Record<string, unknown>) => {
+    setupRequest: (req) => {
       const n = i++;
       const headers = spec.headerSets[n % spec.headerSets.length];
       const body = spec.bodies ? spec.bodies[n % spec.bodies.length] : undefined;
-      return { ...req, headers: { ...(req.headers as object), ...headers }, ...(body ? { body } : {}) };
+      return { ...req, headers: { ...(req.headers as object), ...headers }, ...(body ? { body } : {}) } as typeof req;
     },
   }],
 });

@@ -1,0 +1,689 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type postgres from "postgres";
+import { createApp } from "../functions/distributors/app.ts";
+import { createLogger } from "../shared/log/index.ts";
+import { openAccessToken, openMessageContent, sealMessageContent } from "../shared/messaging/index.ts";
+import type { Deps } from "../shared/runtime/deps.ts";
+import { canManageRole, DistributorKeyCache, ROLES, type Role } from "../shared/tenancy/index.ts";
+import { adminSql, bearer, newUser, testDeps } from "./support/harness.ts";
+import { authenticationCases } from "./support/security.ts";
+import { createTenant, userWithMfa, type Tenant } from "./support/tenancy.ts";
+
+const BASE = "http://localhost/functions/v1/distributors";
+let deps: Deps;
+let app: ReturnType<typeof createApp>;
+let depsNoMfa: Deps;
+let appNoMfa: ReturnType<typeof createApp>;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  deps = await testDeps();
+  app = createApp(deps);
+  depsNoMfa = await testDeps({ REQUIRE_MFA_FOR_ADMIN_ACTIONS: "false" });
+  appNoMfa = createApp(depsNoMfa);
+  sql = adminSql();
+});
+afterAll(async () => {
+  await deps.db.end();
+  await depsNoMfa.db.end();
+  await sql.end();
+});
+
+type App = ReturnType<typeof createApp>;
+
+function call(a: App, method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) {
+  const h: Record<string, string> = { ...(token ? bearer(token) : {}), ...headers };
+  if (body !== undefined && !("content-type" in h)) h["content-type"] = "application/json";
+  return a.request(`${BASE}${path}`, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+const api = (method: string, path: string, token: string | null, body?: unknown, headers?: Record<string, string>) =>
+  call(app, method, path, token, body, headers);
+
+async function expectError(res: Response, status: number, error: string) {
+  expect(res.status).toBe(status);
+  const body = await res.json();
+  expect(body.error).toBe(error);
+  expect(Object.keys(body).sort()).toEqual(["error", "requestId"]);
+}
+
+/** Who may grant, change or remove which role: the issue's rule, written out independently. */
+const MAY_MANAGE: Record<Role, Role[]> = {
+  OWNER: ["OWNER", "ADMIN", "MANAGER", "OPERATOR"],
+  ADMIN: ["MANAGER", "OPERATOR"],
+  MANAGER: [],
+  OPERATOR: [],
+};
+const may = (actor: Role, target: Role) => MAY_MANAGE[actor].includes(target);
+
+async function roleOf(distributorId: string, userId: string): Promise<Role | null> {
+  const [row] = await sql<{ role: Role }[]>`
+    select role from public.distributor_members where distributor_id = ${distributorId} and user_id = ${userId}`;
+  return row?.role ?? null;
+}
+
+async function addMember(distributorId: string, role: Role) {
+  const u = await userWithMfa(sql);
+  await sql`insert into public.distributor_members (distributor_id, user_id, role) values (${distributorId}, ${u.id}, ${role})`;
+  return u;
+}
+
+async function auditRows(distributorId: string, action?: string) {
+  return await sql<{ user_id: string; action: string; table_name: string; record_id: string | null; details: Record<string, unknown>; ip: string | null; user_agent: string | null }[]>`
+    select user_id, action, table_name, record_id, details, host(ip_address) as ip, user_agent
+    from public.data_access_audit
+    where distributor_id = ${distributorId} and (${action ?? null}::text is null or action = ${action ?? null})
+    order by created_at, id`;
+}
+
+/** Everything a distributors call could change for one tenant, to prove nothing did. */
+async function tenantState(distributorId: string): Promise<string> {
+  const [m, w, k, a, d] = await Promise.all([
+    sql`select user_id, role from public.distributor_members where distributor_id = ${distributorId} order by user_id`,
+    sql`select id, phone_number_id, access_token_encrypted from public.whatsapp_accounts where distributor_id = ${distributorId} order by id`,
+    sql`select purpose, version, status from public.encryption_keys where distributor_id = ${distributorId} order by purpose, version`,
+    sql`select count(*)::int as n from public.data_access_audit where distributor_id = ${distributorId}`,
+    sql`select name from public.distributors where id = ${distributorId}`,
+  ]);
+  return JSON.stringify([[...m], [...w], [...k], [...a], [...d]]);
+}
+
+const phoneId = () => `${Date.now()}${Math.floor(Math.random() * 1e6)}`.slice(0, 20);
+const waBody = (o: Record<string, unknown> = {}) => ({
+  phone_number_id: phoneId(), display_phone_number: "+1 555-0100", access_token: `EAAG${crypto.randomUUID().replaceAll("-", "")}`, ...o,
+});
+const randomId = () => crypto.randomUUID();
+
+// ------------------------------------------------------------------------------------------
+describe("POST / (create a distributor)", () => {
+  it("creates it with the caller as OWNER, its keys and an audit row", async () => {
+    const u = await newUser(sql);
+    const res = await api("POST", "", u.token, { name: "  Acme Wholesale  " }, { "x-forwarded-for": "198.51.100.9", "user-agent": "vitest-agent" });
+    expect(res.status).toBe(201);
+    const body = await res.json();
+    expect(Object.keys(body).sort()).toEqual(["id", "name", "role"]);
+    expect(body).toMatchObject({ name: "Acme Wholesale", role: "OWNER" });
+    expect(res.headers.get("RateLimit-Limit")).toBe("10");
+
+    const [d] = await sql`select name, created_by from public.distributors where id = ${body.id}`;
+    expect(d).toEqual({ name: "Acme Wholesale", created_by: u.id });
+    expect(await roleOf(body.id, u.id)).toBe("OWNER");
+    const keys = await sql`select purpose, version, status from public.encryption_keys where distributor_id = ${body.id} order by purpose`;
+    expect([...keys]).toEqual([{ purpose: "data", version: 1, status: "active" }, { purpose: "lookup", version: 1, status: "active" }]);
+    expect((await deps.tenantKeys.get(body.id)).data.currentVersion).toBe(1);
+
+    const rows = await auditRows(body.id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      user_id: u.id, action: "distributor.create", table_name: "distributors", record_id: body.id,
+      ip: "198.51.100.9", user_agent: "vitest-agent", details: { distributor_id: body.id, user_id: u.id, role: "OWNER" },
+    });
+  });
+
+  it("rejects bad bodies with 400 and creates nothing", async () => {
+    const u = await newUser(sql);
+    const bad: unknown[] = [{}, { name: "" }, { name: "   " }, { name: "x".repeat(201) }, { name: 5 }, { name: null }, { name: "a\u0000b" },
+      ["Acme"], "not json", "null"];
+    for (const body of bad) await expectError(await api("POST", "", u.token, body), 400, "Invalid request");
+    await expectError(await api("POST", "", u.token, JSON.stringify({ name: "Acme" }), { "content-type": "text/plain" }), 400, "Invalid request");
+    await expectError(await api("POST", "", u.token), 400, "Invalid request");
+    const [{ n }] = await sql`select count(*)::int as n from public.distributors where created_by = ${u.id}`;
+    expect(n).toBe(0);
+    // 200 characters is the maximum
+    expect((await api("POST", "", u.token, { name: "y".repeat(200) })).status).toBe(201);
+  });
+
+  it("limits creation to 10 per user per minute (429 with Retry-After)", async () => {
+    const second = Date.now() % 60_000;
+    if (second > 50_000) await new Promise((r) => setTimeout(r, 60_000 - second + 200)); // stay inside one window
+    const u = await newUser(sql);
+    for (let i = 0; i < 10; i++) {
+      const res = await api("POST", "", u.token, { name: `Flood ${i}` });
+      expect(res.status).toBe(201);
+      expect(res.headers.get("RateLimit-Remaining")).toBe(String(9 - i));
+    }
+    const res = await api("POST", "", u.token, { name: "Flood 10" });
+    await expectError(res, 429, "Too many requests");
+    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(0);
+    const [{ n }] = await sql`select count(*)::int as n from public.distributors where created_by = ${u.id}`;
+    expect(n).toBe(10);
+    // another user is not affected
+    expect((await api("POST", "", (await newUser(sql)).token, { name: "Other" })).status).toBe(201);
+  }, 90_000);
+
+  it("refuses a valid token whose user no longer exists (401, nothing stored)", async () => {
+    const u = await newUser(sql);
+    await sql`delete from auth.users where id = ${u.id}`;
+    await expectError(await api("POST", "", u.token, { name: "Ghost" }), 401, "Authentication required");
+    const [{ n }] = await sql`select count(*)::int as n from public.distributors where name = 'Ghost' and created_by is null and created_at > now() - interval '1 minute'`;
+    expect(n).toBe(0);
+  });
+
+  authenticationCases("POST /", (h) => call(app, "POST", "", null, { name: "Acme" }, h));
+});
+
+describe("GET / (my distributors)", () => {
+  it("lists exactly my memberships with my role", async () => {
+    const a = await createTenant(deps, sql, "Alpha");
+    const b = await createTenant(deps, sql, "Beta");
+    await createTenant(deps, sql, "Gamma"); // not mine
+    const me = a.users.OWNER;
+    await sql`insert into public.distributor_members (distributor_id, user_id, role) values (${b.id}, ${me.id}, 'OPERATOR')`;
+    const res = await api("GET", "", me.token);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      distributors: [{ id: a.id, name: "Alpha", role: "OWNER" }, { id: b.id, name: "Beta", role: "OPERATOR" }],
+    });
+    expect(await (await api("GET", "", b.users.MANAGER.token)).json()).toEqual({ distributors: [{ id: b.id, name: "Beta", role: "MANAGER" }] });
+  });
+
+  it("is empty for a user without memberships, and shows a new distributor after creation", async () => {
+    const u = await newUser(sql);
+    expect(await (await api("GET", "", u.token)).json()).toEqual({ distributors: [] });
+    const created = await (await api("POST", "", u.token, { name: "Fresh" })).json();
+    expect(await (await api("GET", "", u.token)).json()).toEqual({ distributors: [{ id: created.id, name: "Fresh", role: "OWNER" }] });
+  });
+
+  authenticationCases("GET /", (h) => call(app, "GET", "", null, undefined, h));
+});
+
+describe("GET /:id/members", () => {
+  it("lists every member for any member", async () => {
+    const t = await createTenant(deps, sql);
+    const expected = ROLES.map((r) => ({ user_id: t.users[r].id, role: r })).sort((x, y) => x.user_id.localeCompare(y.user_id));
+    for (const r of ROLES) {
+      const res = await api("GET", `/${t.id}/members`, t.users[r].token);
+      expect(res.status).toBe(200);
+      const { members } = await res.json();
+      expect(members).toHaveLength(4);
+      for (const m of members) {
+        expect(Object.keys(m).sort()).toEqual(["created_at", "role", "user_id"]);
+        expect(new Date(m.created_at).toISOString()).toBe(m.created_at);
+      }
+      expect(members.map((m: { user_id: string; role: Role }) => ({ user_id: m.user_id, role: m.role }))
+        .sort((x: { user_id: string }, y: { user_id: string }) => x.user_id.localeCompare(y.user_id))).toEqual(expected);
+    }
+  });
+
+  authenticationCases("GET /:id/members", (h) => call(app, "GET", `/${randomId()}/members`, null, undefined, h));
+});
+
+// ------------------------------------------------------------------------------------------
+describe("member management matrix (actor × target role)", () => {
+  it("the rule used by the API is the issue's rule", () => {
+    for (const a of ROLES) for (const t of ROLES) expect(canManageRole(a, t)).toBe(may(a, t));
+  });
+
+  for (const actor of ROLES) {
+    it(`${actor} adding each role`, async () => {
+      const t = await createTenant(deps, sql);
+      for (const target of ROLES) {
+        const u = await newUser(sql);
+        const res = await api("POST", `/${t.id}/members`, t.users[actor].mfaToken, { user_id: u.id, role: target });
+        if (may(actor, target)) {
+          expect(res.status, `${actor} adds ${target}`).toBe(201);
+          const body = await res.json();
+          expect(body).toEqual({ distributor_id: t.id, user_id: u.id, role: target, created_at: expect.any(String) });
+          expect(await roleOf(t.id, u.id)).toBe(target);
+          const [row] = await auditRows(t.id, "member.add").then((rows) => rows.filter((r) => r.record_id === u.id));
+          expect(row).toMatchObject({ user_id: t.users[actor].id, table_name: "distributor_members", details: { user_id: u.id, role: target } });
+        } else {
+          await expectError(res, 403, "Forbidden");
+          expect(await roleOf(t.id, u.id)).toBeNull();
+        }
+      }
+      expect(await auditRows(t.id, "member.add")).toHaveLength(MAY_MANAGE[actor].length);
+    });
+
+    it(`${actor} changing each role to each other role`, async () => {
+      const t = await createTenant(deps, sql);
+      let changes = 0;
+      for (const from of ROLES) {
+        for (const to of ROLES.filter((r) => r !== from)) {
+          const m = await addMember(t.id, from);
+          const res = await api("PATCH", `/${t.id}/members/${m.id}`, t.users[actor].mfaToken, { role: to });
+          if (may(actor, from) && may(actor, to)) {
+            expect(res.status, `${actor} changes ${from} → ${to}`).toBe(200);
+            expect(await res.json()).toEqual({ distributor_id: t.id, user_id: m.id, role: to, created_at: expect.any(String) });
+            expect(await roleOf(t.id, m.id)).toBe(to);
+            const rows = (await auditRows(t.id, "member.role_change")).filter((r) => r.record_id === m.id);
+            expect(rows).toHaveLength(1);
+            expect(rows[0]).toMatchObject({ user_id: t.users[actor].id, details: { user_id: m.id, from, to } });
+            changes++;
+          } else {
+            await expectError(res, 403, "Forbidden");
+            expect(await roleOf(t.id, m.id), `${actor} changes ${from} → ${to}`).toBe(from);
+          }
+        }
+      }
+      expect(await auditRows(t.id, "member.role_change")).toHaveLength(changes);
+      expect(changes).toBe({ OWNER: 12, ADMIN: 2, MANAGER: 0, OPERATOR: 0 }[actor]);
+    });
+
+    it(`${actor} removing each role`, async () => {
+      const t = await createTenant(deps, sql);
+      for (const target of ROLES) {
+        const m = await addMember(t.id, target);
+        const res = await api("DELETE", `/${t.id}/members/${m.id}`, t.users[actor].mfaToken);
+        if (may(actor, target)) {
+          expect(res.status, `${actor} removes ${target}`).toBe(200);
+          expect(await res.json()).toEqual({ distributor_id: t.id, user_id: m.id, removed: true });
+          expect(await roleOf(t.id, m.id)).toBeNull();
+          const rows = (await auditRows(t.id, "member.remove")).filter((r) => r.record_id === m.id);
+          expect(rows).toHaveLength(1);
+          expect(rows[0]).toMatchObject({ user_id: t.users[actor].id, details: { user_id: m.id, role: target } });
+        } else {
+          await expectError(res, 403, "Forbidden");
+          expect(await roleOf(t.id, m.id)).toBe(target);
+        }
+      }
+      expect(await auditRows(t.id, "member.remove")).toHaveLength(MAY_MANAGE[actor].length);
+    });
+  }
+
+  it("an ADMIN cannot change or remove itself or another ADMIN, nor promote to ADMIN", async () => {
+    const t = await createTenant(deps, sql);
+    const before = await tenantState(t.id);
+    await expectError(await api("PATCH", `/${t.id}/members/${t.users.ADMIN.id}`, t.users.ADMIN.mfaToken, { role: "OWNER" }), 403, "Forbidden");
+    await expectError(await api("DELETE", `/${t.id}/members/${t.users.ADMIN.id}`, t.users.ADMIN.mfaToken), 403, "Forbidden");
+    await expectError(await api("PATCH", `/${t.id}/members/${t.users.MANAGER.id}`, t.users.ADMIN.mfaToken, { role: "ADMIN" }), 403, "Forbidden");
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  it("setting the same role is a 200 no-op without an audit row", async () => {
+    const t = await createTenant(deps, sql);
+    const res = await api("PATCH", `/${t.id}/members/${t.users.OPERATOR.id}`, t.users.OWNER.mfaToken, { role: "OPERATOR" });
+    expect(res.status).toBe(200);
+    expect((await res.json()).role).toBe("OPERATOR");
+    expect(await auditRows(t.id, "member.role_change")).toHaveLength(0);
+  });
+});
+
+describe("member management errors", () => {
+  it("adding a user that does not exist → 404; adding an existing member → 409; nothing changes", async () => {
+    const t = await createTenant(deps, sql);
+    const before = await tenantState(t.id);
+    await expectError(await api("POST", `/${t.id}/members`, t.users.OWNER.mfaToken, { user_id: randomId(), role: "OPERATOR" }), 404, "Not found");
+    await expectError(await api("POST", `/${t.id}/members`, t.users.OWNER.mfaToken, { user_id: t.users.MANAGER.id, role: "OPERATOR" }), 409, "Conflict");
+    await expectError(await api("POST", `/${t.id}/members`, t.users.OWNER.mfaToken, { user_id: t.users.OWNER.id, role: "OWNER" }), 409, "Conflict");
+    expect(await tenantState(t.id)).toBe(before);
+    expect(await roleOf(t.id, t.users.MANAGER.id)).toBe("MANAGER");
+  });
+
+  it("accepts an upper-case user id and stores it normalised", async () => {
+    const t = await createTenant(deps, sql);
+    const u = await newUser(sql);
+    const res = await api("POST", `/${t.id}/members`, t.users.OWNER.mfaToken, { user_id: u.id.toUpperCase(), role: "MANAGER" });
+    expect(res.status).toBe(201);
+    expect((await res.json()).user_id).toBe(u.id);
+    const patched = await api("PATCH", `/${t.id}/members/${u.id.toUpperCase()}`, t.users.OWNER.mfaToken, { role: "OPERATOR" });
+    expect(patched.status).toBe(200);
+    expect(await roleOf(t.id, u.id)).toBe("OPERATOR");
+  });
+
+  it("changing or removing a non-member, or a malformed user id → 404", async () => {
+    const t = await createTenant(deps, sql);
+    const outsider = await newUser(sql);
+    const before = await tenantState(t.id);
+    for (const target of [outsider.id, randomId(), "not-a-uuid", "1"]) {
+      await expectError(await api("PATCH", `/${t.id}/members/${target}`, t.users.OWNER.mfaToken, { role: "ADMIN" }), 404, "Not found");
+      await expectError(await api("DELETE", `/${t.id}/members/${target}`, t.users.OWNER.mfaToken), 404, "Not found");
+    }
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  it("bad bodies → 400 and nothing changes", async () => {
+    const t = await createTenant(deps, sql);
+    const u = await newUser(sql);
+    const before = await tenantState(t.id);
+    const owner = t.users.OWNER.mfaToken;
+    const addBodies: unknown[] = [{}, { user_id: u.id }, { role: "OPERATOR" }, { user_id: "nope", role: "OPERATOR" },
+      { user_id: u.id, role: "ROOT" }, { user_id: u.id, role: "operator" }, { user_id: u.id, role: null }, [u.id], "{", "null"];
+    for (const body of addBodies) await expectError(await api("POST", `/${t.id}/members`, owner, body), 400, "Invalid request");
+    await expectError(await api("POST", `/${t.id}/members`, owner, JSON.stringify({ user_id: u.id, role: "OPERATOR" }), { "content-type": "text/plain" }),
+      400, "Invalid request");
+    for (const body of [{}, { role: "boss" }, { role: 1 }, "{"]) {
+      await expectError(await api("PATCH", `/${t.id}/members/${t.users.OPERATOR.id}`, owner, body), 400, "Invalid request");
+    }
+    await expectError(await api("PATCH", `/${t.id}/members/${t.users.OPERATOR.id}`, owner), 400, "Invalid request");
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  it("checks permission before the body: members without it get 403 whatever they send", async () => {
+    const t = await createTenant(deps, sql);
+    const before = await tenantState(t.id);
+    for (const r of ["MANAGER", "OPERATOR"] as const) {
+      const tok = t.users[r].mfaToken;
+      await expectError(await api("POST", `/${t.id}/members`, tok, {}), 403, "Forbidden");
+      await expectError(await api("POST", `/${t.id}/members`, tok, "{"), 403, "Forbidden");
+      await expectError(await api("PATCH", `/${t.id}/members/${t.users.OPERATOR.id}`, tok, { role: "nope" }), 403, "Forbidden");
+      await expectError(await api("POST", `/${t.id}/whatsapp`, tok, {}), 403, "Forbidden");
+    }
+    await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.MANAGER.mfaToken, waBody()), 403, "Forbidden");
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  authenticationCases("POST /:id/members", (h) => call(app, "POST", `/${randomId()}/members`, null, { user_id: randomId(), role: "OPERATOR" }, h));
+  authenticationCases("PATCH /:id/members/:userId", (h) => call(app, "PATCH", `/${randomId()}/members/${randomId()}`, null, { role: "ADMIN" }, h));
+  authenticationCases("DELETE /:id/members/:userId", (h) => call(app, "DELETE", `/${randomId()}/members/${randomId()}`, null, undefined, h));
+});
+
+describe("the last OWNER", () => {
+  it("can be neither removed nor demoted (409), by itself or anyone", async () => {
+    const t = await createTenant(deps, sql);
+    const owner = t.users.OWNER;
+    const before = await tenantState(t.id);
+    await expectError(await api("DELETE", `/${t.id}/members/${owner.id}`, owner.mfaToken), 409, "Conflict");
+    for (const role of ["ADMIN", "MANAGER", "OPERATOR"]) {
+      await expectError(await api("PATCH", `/${t.id}/members/${owner.id}`, owner.mfaToken, { role }), 409, "Conflict");
+    }
+    // the others lack the permission in the first place
+    await expectError(await api("DELETE", `/${t.id}/members/${owner.id}`, t.users.ADMIN.mfaToken), 403, "Forbidden");
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  it("with two OWNERs one may step down; then the other is the last", async () => {
+    const t = await createTenant(deps, sql);
+    const second = await addMember(t.id, "OWNER");
+    const res = await api("PATCH", `/${t.id}/members/${t.users.OWNER.id}`, t.users.OWNER.mfaToken, { role: "ADMIN" });
+    expect(res.status).toBe(200);
+    expect(await roleOf(t.id, t.users.OWNER.id)).toBe("ADMIN");
+    await expectError(await api("PATCH", `/${t.id}/members/${second.id}`, second.mfaToken, { role: "ADMIN" }), 409, "Conflict");
+    await expectError(await api("DELETE", `/${t.id}/members/${second.id}`, second.mfaToken), 409, "Conflict");
+    // an OWNER may leave when another OWNER remains
+    const third = await addMember(t.id, "OWNER");
+    expect((await api("DELETE", `/${t.id}/members/${third.id}`, third.mfaToken)).status).toBe(200);
+    expect(await roleOf(t.id, second.id)).toBe("OWNER");
+  });
+
+  it("is race-safe: two OWNERs demoting or removing each other at once leave exactly one OWNER", async () => {
+    for (let round = 0; round < 5; round++) {
+      const t = await createTenant(deps, sql);
+      const a = t.users.OWNER;
+      const b = await addMember(t.id, "OWNER");
+      const [r1, r2] = await Promise.all(round % 2 === 0
+        ? [api("PATCH", `/${t.id}/members/${b.id}`, a.mfaToken, { role: "ADMIN" }), api("PATCH", `/${t.id}/members/${a.id}`, b.mfaToken, { role: "ADMIN" })]
+        : [api("DELETE", `/${t.id}/members/${b.id}`, a.mfaToken), api("DELETE", `/${t.id}/members/${a.id}`, b.mfaToken)]);
+      // The loser is refused either because it is no longer an OWNER (403) or would leave none (409).
+      const statuses = [r1.status, r2.status].sort();
+      expect(statuses[0]).toBe(200);
+      expect([403, 404, 409]).toContain(statuses[1]);
+      const [{ n }] = await sql`select count(*)::int as n from public.distributor_members where distributor_id = ${t.id} and role = 'OWNER'`;
+      expect(n).toBe(1);
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+describe("multi-factor authentication for admin actions", () => {
+  const actions = (t: Tenant, target: { id: string }) => [
+    { name: "add member", method: "POST", path: `/${t.id}/members`, body: { user_id: target.id, role: "OPERATOR" }, ok: 201 },
+    { name: "change role", method: "PATCH", path: `/${t.id}/members/${t.users.OPERATOR.id}`, body: { role: "MANAGER" }, ok: 200 },
+    { name: "remove member", method: "DELETE", path: `/${t.id}/members/${t.users.MANAGER.id}`, body: undefined, ok: 200 },
+    { name: "connect whatsapp", method: "POST", path: `/${t.id}/whatsapp`, body: waBody(), ok: 201 },
+    { name: "rotate key", method: "POST", path: `/${t.id}/rotate-key`, body: undefined, ok: 200 },
+  ];
+
+  it("aal1 → 403 mfa_required and nothing changes; aal2 → done", async () => {
+    const t = await createTenant(deps, sql);
+    const target = await newUser(sql);
+    for (const a of actions(t, target)) {
+      const before = await tenantState(t.id);
+      await expectError(await api(a.method, a.path, t.users.OWNER.token, a.body), 403, "Multi-factor authentication required");
+      expect(await tenantState(t.id), a.name).toBe(before);
+      const res = await api(a.method, a.path, t.users.OWNER.mfaToken, a.body);
+      expect(res.status, a.name).toBe(a.ok);
+    }
+  });
+
+  it("with REQUIRE_MFA_FOR_ADMIN_ACTIONS=false aal1 is enough", async () => {
+    const t = await createTenant(depsNoMfa, sql);
+    const target = await newUser(sql);
+    for (const a of actions(t, target)) {
+      const res = await call(appNoMfa, a.method, a.path, t.users.OWNER.token, a.body);
+      expect(res.status, a.name).toBe(a.ok);
+    }
+    expect(await roleOf(t.id, target.id)).toBe("OPERATOR");
+    expect(await roleOf(t.id, t.users.OPERATOR.id)).toBe("MANAGER");
+    expect(await roleOf(t.id, t.users.MANAGER.id)).toBeNull();
+  });
+
+  it("membership first (404), then role (403), then MFA (403), then body (400)", async () => {
+    const t = await createTenant(deps, sql);
+    const outsider = await userWithMfa(sql);
+    await expectError(await api("POST", `/${t.id}/members`, outsider.token, {}), 404, "Not found");
+    await expectError(await api("POST", `/${t.id}/rotate-key`, outsider.token), 404, "Not found");
+    await expectError(await api("POST", `/${t.id}/members`, t.users.MANAGER.token, {}), 403, "Forbidden");
+    await expectError(await api("POST", `/${t.id}/rotate-key`, t.users.ADMIN.token), 403, "Forbidden");
+    await expectError(await api("POST", `/${t.id}/members`, t.users.ADMIN.token, {}), 403, "Multi-factor authentication required");
+    await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.ADMIN.token, "{"), 403, "Multi-factor authentication required");
+    await expectError(await api("POST", `/${t.id}/members`, t.users.ADMIN.mfaToken, {}), 400, "Invalid request");
+  });
+
+  it("listing members needs no MFA", async () => {
+    const t = await createTenant(deps, sql);
+    expect((await api("GET", `/${t.id}/members`, t.users.OPERATOR.token)).status).toBe(200);
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+describe("ids that are not mine", () => {
+  const routes = (id: string, member: string) => [
+    { method: "GET", path: `/${id}/members`, body: undefined },
+    { method: "POST", path: `/${id}/members`, body: { user_id: member, role: "OPERATOR" } },
+    { method: "PATCH", path: `/${id}/members/${member}`, body: { role: "ADMIN" } },
+    { method: "DELETE", path: `/${id}/members/${member}`, body: undefined },
+    { method: "POST", path: `/${id}/whatsapp`, body: waBody() },
+    { method: "POST", path: `/${id}/rotate-key`, body: undefined },
+  ];
+
+  it("another tenant's distributor → 404 on every /:id route, and it is unchanged", async () => {
+    const a = await createTenant(deps, sql, "A");
+    const b = await createTenant(deps, sql, "B");
+    const before = await tenantState(b.id);
+    for (const r of routes(b.id, b.users.OPERATOR.id)) {
+      await expectError(await api(r.method, r.path, a.users.OWNER.mfaToken, r.body), 404, "Not found");
+    }
+    // also with the other tenant's member id under my own distributor
+    await expectError(await api("PATCH", `/${a.id}/members/${b.users.OWNER.id}`, a.users.OWNER.mfaToken, { role: "OPERATOR" }), 404, "Not found");
+    await expectError(await api("DELETE", `/${a.id}/members/${b.users.OWNER.id}`, a.users.OWNER.mfaToken), 404, "Not found");
+    expect(await tenantState(b.id)).toBe(before);
+  });
+
+  it("a non-existent or malformed distributor id → 404 on every /:id route", async () => {
+    const a = await createTenant(deps, sql);
+    const someone = await newUser(sql);
+    for (const id of [randomId(), "not-a-uuid", "123", "00000000-0000-0000-0000-00000000000g"]) {
+      for (const r of routes(id, someone.id)) {
+        await expectError(await api(r.method, r.path, a.users.OWNER.mfaToken, r.body), 404, "Not found");
+      }
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+describe("POST /:id/whatsapp", () => {
+  it("connects a number; the token is stored only encrypted, bound to the row, and never returned or logged", async () => {
+    const lines: string[] = [];
+    const logged = await testDeps({ LOG_LEVEL: "debug" }, { logger: createLogger("debug", (l) => lines.push(l)) });
+    try {
+      const logApp = createApp(logged);
+      const t = await createTenant(logged, sql);
+      const body = waBody();
+      const res = await call(logApp, "POST", `/${t.id}/whatsapp`, t.users.ADMIN.mfaToken, body);
+      expect(res.status).toBe(201);
+      const text = await res.text();
+      expect(text).not.toContain(body.access_token);
+      const out = JSON.parse(text);
+      expect(out).toEqual({ id: expect.any(String), phone_number_id: body.phone_number_id, display_phone_number: "+1 555-0100" });
+
+      const [row] = await sql`select * from public.whatsapp_accounts where id = ${out.id}`;
+      expect(row).toMatchObject({ distributor_id: t.id, phone_number_id: body.phone_number_id, key_version: 1 });
+      expect(JSON.stringify(row)).not.toContain(body.access_token);
+      expect(JSON.stringify(row)).not.toContain(body.access_token.slice(4, 20));
+      const fresh = new DistributorKeyCache(logged.db.sql, logged.keyring);
+      const keys = await fresh.get(t.id);
+      expect(await openAccessToken(keys, out.id, row as never)).toBe(body.access_token);
+      await expect(openAccessToken(keys, randomId(), row as never)).rejects.toThrow(); // bound to its row
+
+      const audit = await auditRows(t.id, "whatsapp.connect");
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({ user_id: t.users.ADMIN.id, table_name: "whatsapp_accounts", record_id: out.id,
+        details: { account_id: out.id, phone_number_id: body.phone_number_id } });
+      expect(JSON.stringify(audit)).not.toContain(body.access_token);
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.join("\n")).not.toContain(body.access_token);
+    } finally {
+      await logged.db.end();
+    }
+  });
+
+  it("OWNER and ADMIN may connect; MANAGER and OPERATOR may not", async () => {
+    const t = await createTenant(deps, sql);
+    for (const r of ROLES) {
+      const res = await api("POST", `/${t.id}/whatsapp`, t.users[r].mfaToken, waBody());
+      if (r === "OWNER" || r === "ADMIN") expect(res.status, r).toBe(201);
+      else await expectError(res, 403, "Forbidden");
+    }
+    const [{ n }] = await sql`select count(*)::int as n from public.whatsapp_accounts where distributor_id = ${t.id}`;
+    expect(n).toBe(2);
+  });
+
+  it("a phone_number_id already connected (here or by another distributor) → 409, nothing changes", async () => {
+    const a = await createTenant(deps, sql);
+    const b = await createTenant(deps, sql);
+    const body = waBody();
+    expect((await api("POST", `/${a.id}/whatsapp`, a.users.OWNER.mfaToken, body)).status).toBe(201);
+    const beforeA = await tenantState(a.id);
+    const beforeB = await tenantState(b.id);
+    await expectError(await api("POST", `/${a.id}/whatsapp`, a.users.OWNER.mfaToken, { ...body, access_token: "EAAGother" }), 409, "Conflict");
+    await expectError(await api("POST", `/${b.id}/whatsapp`, b.users.OWNER.mfaToken, { ...body, access_token: "EAAGstolen" }), 409, "Conflict");
+    expect(await tenantState(a.id)).toBe(beforeA);
+    expect(await tenantState(b.id)).toBe(beforeB);
+  });
+
+  it("bad bodies → 400 and nothing stored", async () => {
+    const t = await createTenant(deps, sql);
+    const before = await tenantState(t.id);
+    const bad: unknown[] = [
+      {}, waBody({ phone_number_id: undefined }), waBody({ phone_number_id: "12ab" }), waBody({ phone_number_id: 123456 }),
+      waBody({ phone_number_id: "1".repeat(33) }), waBody({ display_phone_number: "" }), waBody({ display_phone_number: "x".repeat(33) }),
+      waBody({ display_phone_number: "call me" }), waBody({ access_token: "" }), waBody({ access_token: "has space" }),
+      waBody({ access_token: "a".repeat(4097) }), waBody({ access_token: undefined }), "{", "[]",
+    ];
+    for (const body of bad) await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, body), 400, "Invalid request");
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  authenticationCases("POST /:id/whatsapp", (h) => call(app, "POST", `/${randomId()}/whatsapp`, null, waBody(), h));
+});
+
+describe("POST /:id/rotate-key", () => {
+  it("adds a data-key version; old data stays readable, new data uses the new version", async () => {
+    const t = await createTenant(deps, sql);
+    const cached = await deps.tenantKeys.get(t.id); // primes this instance's cache
+    expect(cached.data.currentVersion).toBe(1);
+    const messageId = randomId();
+    const old = await sealMessageContent(cached, messageId, { text: "sealed before rotation" });
+    const wa = await (await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, waBody({ access_token: "EAAGbeforeRotation" }))).json();
+
+    const res = await api("POST", `/${t.id}/rotate-key`, t.users.OWNER.mfaToken, undefined, { "user-agent": "rotator" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ version: 2 });
+    expect((await deps.tenantKeys.get(t.id)).data.currentVersion).toBe(2); // the app invalidated its cache
+
+    const fresh = new DistributorKeyCache(deps.db.sql, deps.keyring);
+    const keys = await fresh.get(t.id);
+    expect(keys.data.currentVersion).toBe(2);
+    expect(await openMessageContent(keys, messageId, old)).toEqual({ text: "sealed before rotation" });
+    const [row] = await sql`select * from public.whatsapp_accounts where id = ${wa.id}`;
+    expect(await openAccessToken(keys, wa.id, row as never)).toBe("EAAGbeforeRotation");
+    expect((await sealMessageContent(keys, randomId(), { text: "new" })).key_version).toBe(2);
+
+    const rows = await sql`select purpose, version, status from public.encryption_keys where distributor_id = ${t.id} order by purpose, version`;
+    expect([...rows]).toEqual([
+      { purpose: "data", version: 1, status: "retired" },
+      { purpose: "data", version: 2, status: "active" },
+      { purpose: "lookup", version: 1, status: "active" },
+    ]);
+    const audit = await auditRows(t.id, "key.rotate");
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ user_id: t.users.OWNER.id, table_name: "encryption_keys", user_agent: "rotator", details: { purpose: "data", version: 2 } });
+
+    // a token connected after rotation uses the new version
+    const wa2 = await (await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, waBody())).json();
+    const [row2] = await sql`select key_version from public.whatsapp_accounts where id = ${wa2.id}`;
+    expect(row2.key_version).toBe(2);
+  });
+
+  it("concurrent rotations each get their own version", async () => {
+    const t = await createTenant(deps, sql);
+    const res = await Promise.all([1, 2, 3].map(() => api("POST", `/${t.id}/rotate-key`, t.users.OWNER.mfaToken)));
+    expect(res.map((r) => r.status)).toEqual([200, 200, 200]);
+    const versions = (await Promise.all(res.map((r) => r.json()))).map((b) => b.version).sort();
+    expect(versions).toEqual([2, 3, 4]);
+    const [{ n }] = await sql`select count(*)::int as n from public.encryption_keys where distributor_id = ${t.id} and purpose = 'data' and status = 'active'`;
+    expect(n).toBe(1);
+    expect(await auditRows(t.id, "key.rotate")).toHaveLength(3);
+  });
+
+  it("only an OWNER may rotate", async () => {
+    const t = await createTenant(deps, sql);
+    const before = await tenantState(t.id);
+    for (const r of ["ADMIN", "MANAGER", "OPERATOR"] as const) {
+      await expectError(await api("POST", `/${t.id}/rotate-key`, t.users[r].mfaToken), 403, "Forbidden");
+    }
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  authenticationCases("POST /:id/rotate-key", (h) => call(app, "POST", `/${randomId()}/rotate-key`, null, undefined, h));
+});
+
+// ------------------------------------------------------------------------------------------
+describe("custom access token hook", () => {
+  it("puts the user's memberships in claims.app_metadata.distributors and keeps the other claims", async () => {
+    const a = await createTenant(deps, sql, "Hook A");
+    const b = await createTenant(deps, sql, "Hook B");
+    const me = a.users.OWNER;
+    expect((await api("POST", `/${b.id}/members`, b.users.OWNER.mfaToken, { user_id: me.id, role: "OPERATOR" })).status).toBe(201);
+    const event = { user_id: me.id, claims: { sub: me.id, aal: "aal1", app_metadata: { provider: "email" } } };
+    const result = await sql.begin(async (tx) => {
+      await tx`set local role supabase_auth_admin`; // the role Supabase Auth calls it as
+      const [row] = await tx`select public.custom_access_token_hook(${tx.json(event)}::jsonb) as out`;
+      return row.out;
+    });
+    expect(result.user_id).toBe(me.id);
+    expect(result.claims.sub).toBe(me.id);
+    expect(result.claims.app_metadata.provider).toBe("email");
+    expect(result.claims.app_metadata.distributors).toEqual([
+      { distributor_id: a.id, role: "OWNER" },
+      { distributor_id: b.id, role: "OPERATOR" },
+    ]);
+  });
+
+  it("gives an empty list to a user without memberships (literal event from the brief)", async () => {
+    const u = await newUser(sql);
+    expect(u.id).toMatch(/^[0-9a-f-]{36}$/); // safe to inline
+    const [{ out }] = await sql.unsafe(
+      `select public.custom_access_token_hook('{"user_id":"${u.id}","claims":{"app_metadata":{}}}'::jsonb) as out`);
+    expect(out.claims.app_metadata.distributors).toEqual([]);
+  });
+});
+
+describe("OpenAPI document", () => {
+  it("documents every route", async () => {
+    const res = await app.request(`${BASE}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    expect(doc.servers).toEqual([{ url: "/functions/v1/distributors" }]);
+    expect(Object.keys(doc.paths).sort()).toEqual(["/", "/{id}/members", "/{id}/members/{userId}", "/{id}/rotate-key", "/{id}/whatsapp"]);
+    expect(Object.keys(doc.paths["/"]).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/{id}/members"]).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(doc.paths["/{id}/members/{userId}"]).sort()).toEqual(["delete", "patch"]);
+    expect(doc.paths["/{id}/whatsapp"].post.requestBody.content["application/json"].schema).toBeDefined();
+    expect(doc.components.schemas.Role.enum).toEqual(["OWNER", "ADMIN", "MANAGER", "OPERATOR"]);
+  });
+});
