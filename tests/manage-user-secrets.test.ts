@@ -3,6 +3,7 @@ import type postgres from "postgres";
 import { createApp } from "../functions/manage-user-secrets/app.ts";
 import { seal, createKeyring } from "../shared/crypto/index.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
+import { getUserSecret, hasUserSecret } from "../shared/secrets/index.ts";
 import { adminSql, ALLOWED_ORIGIN, bearer, newUser, testDeps } from "./support/harness.ts";
 import { authenticationCases } from "./support/security.ts";
 
@@ -262,6 +263,21 @@ describe("manage-user-secrets contract", () => {
     expect((await res.json()).error).toBe("Payload too large");
     const [{ n }] = await sql`select count(*)::int as n from public.user_secrets where user_id = ${u.id}`;
     expect(n).toBe(0);
+  });
+
+  it("getUserSecret / hasUserSecret read a user's key for other functions, audited as reads", async () => {
+    const u = await newUser(sql);
+    expect(await hasUserSecret(deps, u.id, "anthropic_api_key_encrypted")).toBe(false);
+    expect(await getUserSecret(deps, u.id, "anthropic_api_key_encrypted")).toBeNull();
+    await post(u.token, "save", { serviceName: "anthropic_api_key_encrypted", value: "sk-ant-backend" });
+    expect(await hasUserSecret(deps, u.id, "anthropic_api_key_encrypted")).toBe(true);
+    expect(await getUserSecret(deps, u.id, "anthropic_api_key_encrypted")).toBe("sk-ant-backend");
+    const other = await newUser(sql);
+    expect(await getUserSecret(deps, other.id, "anthropic_api_key_encrypted")).toBeNull();
+    const rows = (await auditRows(u.id)).filter((r) => r.user_agent === "backend");
+    expect(rows.map((r) => `${r.operation}:${r.success}`)).toEqual(["read:true", "read:false", "read:true", "read:true"]);
+    const [used] = await sql`select last_used_at from public.user_secrets where user_id = ${u.id}`;
+    expect(used.last_used_at).not.toBeNull();
   });
 
   authenticationCases("GET list", (h) => app.request(`${BASE}?action=list`, { headers: h }));

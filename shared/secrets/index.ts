@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { writeSecretAudit } from "../audit/index.ts";
 import { open, seal, type Keyring, type Sealed } from "../crypto/index.ts";
-import type { Db } from "../db/index.ts";
+import type { Db, Tx } from "../db/index.ts";
 
 export const SERVICE_NAMES = [
   "gemini_api_key_encrypted",
@@ -60,18 +60,23 @@ export function openSecret(keyring: Keyring, row: StoredSecret, userId: string, 
  * own key). Audited as a read, updates last_used_at; null when the user has none.
  */
 export async function getUserSecret(deps: { db: Db; keyring: Keyring }, userId: string, serviceName: ServiceName): Promise<string | null> {
-  return await deps.db.withService(async (tx) => {
-    const [row] = await tx<StoredSecret[]>`
-      update public.user_secrets set last_used_at = now()
-      where user_id = ${userId} and service_name = ${serviceName} and is_active
-      returning encrypted_value, initialization_vector, key_version, aad_bound`;
-    const value = row ? await openSecret(deps.keyring, row, userId, serviceName) : null;
-    await writeSecretAudit(tx, {
-      userId, serviceName, operation: "read", ip: null, userAgent: "backend",
-      success: value !== null, error: value === null ? "Secret not found" : null,
+  const audit = (tx: Tx, success: boolean, error: string | null) =>
+    writeSecretAudit(tx, { userId, serviceName, operation: "read", ip: null, userAgent: "backend", success, error });
+  try {
+    return await deps.db.withService(async (tx) => {
+      const [row] = await tx<StoredSecret[]>`
+        update public.user_secrets set last_used_at = now()
+        where user_id = ${userId} and service_name = ${serviceName} and is_active
+        returning encrypted_value, initialization_vector, key_version, aad_bound`;
+      const value = row ? await openSecret(deps.keyring, row, userId, serviceName) : null;
+      await audit(tx, value !== null, value === null ? "Secret not found" : null);
+      return value;
     });
-    return value;
-  });
+  } catch (err) {
+    // The read's transaction rolled back (e.g. the ciphertext did not open): record the failure.
+    await deps.db.withService((tx) => audit(tx, false, "Internal server error")).catch(() => {});
+    throw err;
+  }
 }
 
 export async function hasUserSecret(deps: { db: Db }, userId: string, serviceName: ServiceName): Promise<boolean> {
