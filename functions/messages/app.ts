@@ -1,0 +1,37 @@
+// messages: the Messages page API. Every route acts for the distributor named by the
+// x-distributor-id header; the caller must be a member (404 otherwise) whose role has the
+// route's permission in the matrix of shared/tenancy (403 otherwise), checked before the
+// request is validated. Each route runs in one user transaction (RLS applies); sending a
+// WhatsApp message adds the Graph API call and a second, service transaction for its outcome.
+import { requireUser } from "../../shared/auth/index.ts";
+import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
+import type { Deps } from "../../shared/runtime/deps.ts";
+import { DISTRIBUTOR_HEADER, type RouteContext } from "./routes/context.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { customerRoutes } from "./routes/customers.ts";
+import { messageRoutes } from "./routes/messages.ts";
+import { orderRoutes } from "./routes/orders.ts";
+
+export function createApp(deps: Deps) {
+  const { logger, config } = deps;
+  const api = createRouter();
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  // Answers carry personal data: never cached.
+  api.use("*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
+  const ctx: RouteContext = { deps, auth: requireUser(deps.verifyToken, logger) };
+  conversationRoutes(api, ctx);
+  customerRoutes(api, ctx);
+  orderRoutes(api, ctx);
+  messageRoutes(api, ctx); // last: DELETE /{messageId} is a catch-all path
+  return createFunctionApp(
+    {
+      name: "messages", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES,
+      extraAllowHeaders: [DISTRIBUTOR_HEADER],
+    },
+    api,
+    { title: "messages", description: "The Messages page API: conversations, messages, customers and orders of one distributor" },
+  );
+}

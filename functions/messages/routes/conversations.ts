@@ -1,0 +1,157 @@
+// GET /conversations and GET /conversations/{id}/messages.
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, type Router } from "../../../shared/http/index.ts";
+import { messageText, openMessageContent, type MessageContent } from "../../../shared/messaging/index.ts";
+import {
+  decodeCursor, DistributorHeaders, errorResponses, inTenant, json, page, pageQuery, parseQuery, pathId, register,
+  type RouteContext,
+} from "./context.ts";
+
+const Conversation = z.object({
+  id: z.string().uuid(),
+  customer_id: z.string().uuid(),
+  channel: z.enum(["whatsapp", "web", "email", "sms"]),
+  status: z.enum(["open", "pending", "closed"]),
+  last_message_at: z.string().nullable().openapi({ description: "ISO 8601, microseconds" }),
+  preview: z.string().nullable().openapi({ description: "Masked preview (personal data replaced by placeholders)" }),
+}).openapi("Conversation");
+
+const ConversationList = z.object({
+  conversations: z.array(Conversation),
+  next_cursor: z.string().nullable(),
+}).openapi("ConversationList");
+
+const ConversationQuery = z.object({
+  status: z.enum(["open", "pending", "closed"]).optional().openapi({ param: { name: "status", in: "query" } }),
+  ...pageQuery,
+});
+
+const Message = z.object({
+  id: z.string().uuid(),
+  direction: z.enum(["inbound", "outbound"]),
+  message_type: z.string().openapi({ example: "text" }),
+  content: z.string().openapi({ description: "Decrypted text (or caption, title, emoji); each read is audited" }),
+  details: z.record(z.string(), z.unknown()).nullable()
+    .openapi({ description: "The rest of the stored content (media, location, contacts, attachments…), or null" }),
+  status: z.enum(["received", "sent", "delivered", "read", "failed"]),
+  external_id: z.string().nullable().openapi({ description: "WhatsApp message id (wamid)" }),
+  created_at: z.string(),
+}).openapi("Message");
+
+const MessageList = z.object({ messages: z.array(Message), next_cursor: z.string().nullable() }).openapi("MessageList");
+
+const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+
+interface ConversationRow {
+  id: string;
+  customer_id: string;
+  channel: string;
+  status: string;
+  last_message_at: string | null;
+  preview: string | null;
+}
+
+interface MessageRow {
+  id: string;
+  direction: string;
+  message_type: string;
+  status: string;
+  external_id: string | null;
+  created_at: string;
+  content_encrypted: string | null;
+  content_iv: string | null;
+  key_version: number | null;
+}
+
+export function conversationRoutes(api: Router, { deps, auth }: RouteContext): void {
+  register(api, createRoute({
+    method: "get", path: "/conversations", tags: ["conversations"],
+    summary: "List conversations, most recent first (messages.read)",
+    request: { headers: DistributorHeaders, query: ConversationQuery },
+    responses: { 200: json(ConversationList, "A page of conversations"), ...errorResponses },
+  }), auth, async (c) => {
+    const result = await inTenant(deps, c, "messages.read", async (tx, t) => {
+      const q = parseQuery(ConversationQuery, c);
+      const cur = decodeCursor(q.cursor);
+      // Keyset on (last_message_at desc nulls last, id desc), the order of conversations_list_idx.
+      const after = !cur ? tx``
+        : cur.ts === null ? tx`and last_message_at is null and id < ${cur.id}`
+        : tx`and (last_message_at < ${cur.ts}::text::timestamptz
+                  or (last_message_at = ${cur.ts}::text::timestamptz and id < ${cur.id})
+                  or last_message_at is null)`;
+      const rows = await tx<ConversationRow[]>`
+        select id, customer_id, channel, status, to_json(last_message_at) #>> '{}' as last_message_at, preview
+        from public.conversations
+        where distributor_id = ${t.id} ${q.status ? tx`and status = ${q.status}` : tx``} ${after}
+        order by last_message_at desc nulls last, id desc
+        limit ${q.limit + 1}`;
+      await t.ready;
+      return page([...rows], q.limit, (r) => ({ ts: r.last_message_at, id: r.id }));
+    });
+    return c.json({ conversations: result.items, next_cursor: result.next_cursor }, 200);
+  });
+
+  register(api, createRoute({
+    method: "get", path: "/conversations/{id}/messages", tags: ["conversations"],
+    summary: "Messages of a conversation, newest first, decrypted (messages.read; audited)",
+    description: "Soft-deleted messages are left out. Each call that reads decrypted content writes one " +
+      "data_access_audit row (messages.read_content, record_id = the conversation, details.count).",
+    request: { headers: DistributorHeaders, params: IdParam, query: z.object(pageQuery) },
+    responses: { 200: json(MessageList, "A page of messages"), ...errorResponses },
+  }), auth, async (c) => {
+    const result = await inTenant(deps, c, "messages.read", async (tx, t) => {
+      const conversationId = pathId(c, "id");
+      const q = parseQuery(z.object(pageQuery), c);
+      const cur = decodeCursor(q.cursor);
+      if (cur && cur.ts === null) throw new ApiError("invalid_request", {}, "cursor malformed");
+      // One statement: the page, and the audit row (only when the conversation is visible).
+      const [r] = await tx<{ found: number; rows: MessageRow[] }[]>`
+        with conv as (
+          select id from public.conversations where id = ${conversationId} and distributor_id = ${t.id}
+        ), pg as (
+          select m.id, m.direction, m.message_type, m.status, m.external_id, m.created_at,
+                 m.content_encrypted, m.content_iv, m.key_version
+          from public.messages m join conv on conv.id = m.conversation_id
+          where m.distributor_id = ${t.id} and m.deleted_at is null
+            ${cur ? tx`and (m.created_at, m.id) < (${cur.ts}::text::timestamptz, ${cur.id}::uuid)` : tx``}
+          order by m.created_at desc, m.id desc
+          limit ${q.limit + 1}
+        ), audit as (
+          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'messages.read_content', 'messages', conv.id,
+                   ${t.ip}, ${t.userAgent}, jsonb_build_object('count', least((select count(*) from pg), ${q.limit})))
+          from conv
+        )
+        select (select count(*) from audit)::int as found,
+               coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
+      await t.ready;
+      if (!r.found) throw new ApiError("not_found", {}, "conversation not visible");
+      const p = page(r.rows, q.limit, (m) => ({ ts: m.created_at, id: m.id }));
+      const keys = await deps.tenantKeys.get(t.id);
+      const messages = await Promise.all(p.items.map(async (m) => {
+        let content: MessageContent = {};
+        if (m.content_encrypted && m.content_iv && m.key_version != null) {
+          try {
+            content = await openMessageContent(keys, m.id, {
+              content_encrypted: m.content_encrypted, content_iv: m.content_iv, key_version: m.key_version,
+            });
+          } catch {
+            throw new ApiError("internal", {}, `message ${m.id} did not decrypt`);
+          }
+        }
+        const { text: _text, ...rest } = content;
+        return {
+          id: m.id,
+          direction: m.direction,
+          message_type: m.message_type,
+          content: messageText(content),
+          details: Object.keys(rest).length ? rest : null,
+          status: m.status,
+          external_id: m.external_id,
+          created_at: m.created_at,
+        };
+      }));
+      return { messages, next_cursor: p.next_cursor };
+    });
+    return c.json(result, 200);
+  });
+}

@@ -1,0 +1,215 @@
+// GET /orders, POST /orders, POST /orders/{id}/confirm.
+// Totals are computed here, in integer cents (BigInt), never taken from the caller; notes are
+// sealed with the distributor's key (AAD orders:<id>).
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, type Router } from "../../../shared/http/index.ts";
+import { openFor, sealFor, type DistributorKeys } from "../../../shared/tenancy/index.ts";
+import {
+  decodeCursor, DistributorHeaders, ErrorBody, errorResponses, inTenant, json, page, pageQuery, parseOrInvalid, parseQuery,
+  pathId, readBody, register, type RouteContext,
+} from "./context.ts";
+
+const ORDER_STATUSES = ["pending", "confirmed", "cancelled"] as const;
+/** numeric(14, 2): at most 999,999,999,999.99. */
+const TOTAL_MAX_CENTS = 99_999_999_999_999n;
+
+const price = z.number().min(0).max(1_000_000_000)
+  .refine((p) => /^\d+(\.\d{1,2})?$/.test(String(p)), { message: "at most two decimals" })
+  .openapi({ description: "≥ 0, at most two decimals" });
+
+const OrderItem = z.object({
+  sku: z.string().trim().min(1).max(64),
+  quantity: z.number().int().positive().max(1_000_000),
+  unit_price: price.optional(),
+}).strict().openapi("OrderItem");
+
+export const OrderCreate = z.object({
+  customer_id: z.string().uuid(),
+  conversation_id: z.string().uuid().nullable().optional()
+    .openapi({ description: "A conversation of the same customer" }),
+  items: z.array(OrderItem).min(1).max(100),
+  notes: z.string().trim().max(5000).optional(),
+}).strict().openapi("OrderCreate");
+
+const Order = z.object({
+  id: z.string().uuid(),
+  customer_id: z.string().uuid(),
+  conversation_id: z.string().uuid().nullable(),
+  status: z.enum(ORDER_STATUSES),
+  items: z.array(OrderItem),
+  total: z.string().nullable().openapi({ description: "Decimal string, e.g. \"12.50\"; null when no item has a price", example: "12.50" }),
+  notes: z.string().nullable(),
+  created_at: z.string(),
+  confirmed_at: z.string().nullable(),
+}).openapi("Order");
+
+const OrderList = z.object({ orders: z.array(Order), next_cursor: z.string().nullable() }).openapi("OrderList");
+const OrderQuery = z.object({
+  status: z.enum(ORDER_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }),
+  ...pageQuery,
+});
+const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+
+type Item = z.infer<typeof OrderItem>;
+
+/** Σ quantity × unit_price in cents over the priced items; null when none is priced. */
+export function orderTotal(items: Item[]): string | null {
+  if (!items.some((i) => i.unit_price !== undefined)) return null;
+  let cents = 0n;
+  for (const i of items) {
+    if (i.unit_price !== undefined) cents += BigInt(i.quantity) * BigInt(Math.round(i.unit_price * 100));
+  }
+  if (cents > TOTAL_MAX_CENTS) throw new ApiError("invalid_request", {}, "order total out of range");
+  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
+}
+
+interface OrderRow {
+  id: string;
+  customer_id: string;
+  conversation_id: string | null;
+  status: (typeof ORDER_STATUSES)[number];
+  items: Item[];
+  total: string | null;
+  notes_encrypted: string | null;
+  notes_iv: string | null;
+  key_version: number | null;
+  created_at: string;
+  confirmed_at: string | null;
+}
+
+async function toOrder(keys: DistributorKeys | null, r: OrderRow) {
+  let notes: string | null = null;
+  if (r.notes_encrypted && r.notes_iv && r.key_version != null && keys) {
+    try {
+      notes = await openFor(keys, "orders", r.id, { encryptedValue: r.notes_encrypted, iv: r.notes_iv, keyVersion: r.key_version });
+    } catch {
+      throw new ApiError("internal", {}, `order ${r.id} notes did not decrypt`);
+    }
+  }
+  return {
+    id: r.id, customer_id: r.customer_id, conversation_id: r.conversation_id, status: r.status, items: r.items,
+    total: r.total, notes, created_at: r.created_at, confirmed_at: r.confirmed_at,
+  };
+}
+
+const needsKeys = (rows: OrderRow[]) => rows.some((r) => r.notes_encrypted);
+
+export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
+  register(api, createRoute({
+    method: "get", path: "/orders", tags: ["orders"],
+    summary: "List orders, newest first (orders.read; audited)",
+    request: { headers: DistributorHeaders, query: OrderQuery },
+    responses: { 200: json(OrderList, "A page of orders"), ...errorResponses },
+  }), auth, async (c) => {
+    const result = await inTenant(deps, c, "orders.read", async (tx, t) => {
+      const q = parseQuery(OrderQuery, c);
+      const cur = decodeCursor(q.cursor);
+      if (cur && cur.ts === null) throw new ApiError("invalid_request", {}, "cursor malformed");
+      const [r] = await tx<{ rows: OrderRow[] }[]>`
+        with pg as (
+          select id, customer_id, conversation_id, status, items, total::text as total,
+                 notes_encrypted, notes_iv, key_version, created_at, confirmed_at
+          from public.orders
+          where distributor_id = ${t.id}
+            ${q.status ? tx`and status = ${q.status}` : tx``}
+            ${cur ? tx`and (created_at, id) < (${cur.ts}::text::timestamptz, ${cur.id}::uuid)` : tx``}
+          order by created_at desc, id desc
+          limit ${q.limit + 1}
+        ), audit as (
+          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'orders.read', 'orders', null,
+                   ${t.ip}, ${t.userAgent}, jsonb_build_object('count', least(count(*), ${q.limit})))
+          from pg
+        )
+        select (select count(*) from audit)::int as audited,
+               coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
+      await t.ready;
+      const p = page(r.rows, q.limit, (x) => ({ ts: x.created_at, id: x.id }));
+      const keys = needsKeys(p.items) ? await deps.tenantKeys.get(t.id) : null;
+      return { orders: await Promise.all(p.items.map((x) => toOrder(keys, x))), next_cursor: p.next_cursor };
+    });
+    return c.json(result, 200);
+  });
+
+  register(api, createRoute({
+    method: "post", path: "/orders", tags: ["orders"],
+    summary: "Create an order for a customer of this distributor (orders.create; audited)",
+    request: {
+      headers: DistributorHeaders,
+      body: { required: true, content: { "application/json": { schema: OrderCreate } } },
+    },
+    responses: { 201: json(Order, "Created (status pending)"), ...errorResponses },
+  }), auth, async (c) => {
+    const body = await readBody(c);
+    const orderId = crypto.randomUUID();
+    const order = await inTenant(deps, c, "orders.create", async (tx, t) => {
+      const o = parseOrInvalid(OrderCreate, body);
+      const total = orderTotal(o.items);
+      const notes = o.notes ? o.notes : null;
+      let sealed: { encryptedValue: string; iv: string; keyVersion: number } | null = null;
+      if (notes) {
+        await t.ready; // keys only for confirmed members
+        sealed = await sealFor(await deps.tenantKeys.get(t.id), "orders", orderId, notes);
+      }
+      const conversationId = o.conversation_id ?? null;
+      const [row] = await tx<OrderRow[]>`
+        with cu as (
+          select id from public.customers where id = ${o.customer_id} and distributor_id = ${t.id}
+        ), ins as (
+          insert into public.orders (id, distributor_id, customer_id, conversation_id, items, total,
+                                     notes_encrypted, notes_iv, key_version, created_by)
+          select ${orderId}, ${t.id}, cu.id, ${conversationId}, ${tx.json(o.items)}, ${total}::numeric,
+                 ${sealed?.encryptedValue ?? null}, ${sealed?.iv ?? null}, ${sealed?.keyVersion ?? null}, ${t.user.id}
+          from cu
+          where ${conversationId}::uuid is null
+             or exists (select 1 from public.conversations cv
+                        where cv.id = ${conversationId}::uuid and cv.distributor_id = ${t.id} and cv.customer_id = cu.id)
+          returning id, customer_id, conversation_id, status, items, total::text as total,
+                    to_json(created_at) #>> '{}' as created_at
+        ), audit as (
+          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'orders.create', 'orders', ins.id,
+                   ${t.ip}, ${t.userAgent}, jsonb_build_object('items', ${o.items.length}::int))
+          from ins
+        )
+        select ins.*, (select count(*) from audit)::int as audited from ins`;
+      await t.ready;
+      if (!row) throw new ApiError("not_found", {}, "customer or conversation not visible");
+      return { ...(await toOrder(null, { ...row, notes_encrypted: null, notes_iv: null, key_version: null, confirmed_at: null })), notes };
+    });
+    return c.json(order, 201);
+  });
+
+  register(api, createRoute({
+    method: "post", path: "/orders/{id}/confirm", tags: ["orders"],
+    summary: "Confirm a pending order (orders.confirm; audited)",
+    request: { headers: DistributorHeaders, params: IdParam },
+    responses: {
+      200: json(Order, "Confirmed"),
+      ...errorResponses,
+      409: json(ErrorBody, "The order is not pending"),
+    },
+  }), auth, async (c) => {
+    const order = await inTenant(deps, c, "orders.confirm", async (tx, t) => {
+      const id = pathId(c, "id");
+      const confirmed = tx<OrderRow[]>`
+        with u as (
+          update public.orders set status = 'confirmed', confirmed_by = ${t.user.id}, confirmed_at = now(), updated_at = now()
+          where id = ${id} and distributor_id = ${t.id} and status = 'pending'
+          returning id, customer_id, conversation_id, status, items, total::text as total,
+                    notes_encrypted, notes_iv, key_version,
+                    to_json(created_at) #>> '{}' as created_at, to_json(confirmed_at) #>> '{}' as confirmed_at
+        ), audit as (
+          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'orders.confirm', 'orders', u.id,
+                   ${t.ip}, ${t.userAgent}, '{}'::jsonb)
+          from u
+        )
+        select u.*, (select count(*) from audit)::int as audited from u`;
+      // Pipelined behind the update, so it sees its result: tells 404 from 409.
+      const existing = tx<{ status: string }[]>`select status from public.orders where id = ${id} and distributor_id = ${t.id}`;
+      const [[row], [prior]] = await Promise.all([confirmed, existing]);
+      await t.ready;
+      if (!row) throw new ApiError(prior ? "conflict" : "not_found", {}, prior ? `order is ${prior.status}` : "order not visible");
+      return await toOrder(row.notes_encrypted ? await deps.tenantKeys.get(t.id) : null, row);
+    });
+    return c.json(order, 200);
+  });
+}
