@@ -289,6 +289,21 @@ create policy data_access_audit_select on public.data_access_audit for select to
 create policy event_outbox_select on public.event_outbox for select to authenticated
   using (false);
 
+-- A per-distributor rate limit that only members can spend: a request from a non-member
+-- (answered 404 by the API) counts nothing, so a stranger cannot exhaust a tenant's quota.
+create function private.rate_limit_take_member(p_key text, p_limit integer, p_window_seconds integer, p_distributor uuid, p_user uuid)
+returns jsonb
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  if not exists (select 1 from public.distributor_members m where m.distributor_id = p_distributor and m.user_id = p_user) then
+    return null;
+  end if;
+  return private.rate_limit_take(p_key, p_limit, p_window_seconds);
+end
+$$;
+revoke execute on function private.rate_limit_take_member(text, integer, integer, uuid, uuid) from public;
+
 -- The one writer of data_access_audit rows (users have no INSERT on the table). A caller
 -- acting as a user can only write rows about itself in a distributor it belongs to.
 create function private.write_data_access_audit(

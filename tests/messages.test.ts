@@ -697,6 +697,22 @@ describe("POST / rate limit (per distributor, in Postgres)", () => {
     expect((await send(other)).status).toBe(201);
   });
 
+  it("a stranger's requests (404) do not spend a distributor's quota", async () => {
+    const limited = await otherApp({ MESSAGES_RATE_LIMIT_PER_MINUTE: "2" });
+    const w = await world();
+    const stranger = await newUser(sql);
+    await awayFromWindowEdge(10);
+    for (let i = 0; i < 5; i++) {
+      const res = await api("POST", "", stranger.token, w.t.id, { app: limited, body: { conversation_id: w.webConversationId, content: "spam" } });
+      expect(res.status).toBe(404);
+    }
+    const ok = [];
+    for (let i = 0; i < 2; i++) {
+      ok.push((await api("POST", "", w.t.users.OPERATOR.token, w.t.id, { app: limited, body: { conversation_id: w.webConversationId, content: `m${i}` } })).status);
+    }
+    expect(ok).toEqual([201, 201]);
+  });
+
   it("the default is 100 per minute: the 101st is refused", async () => {
     const defaults = await otherApp({});
     const w = await world();

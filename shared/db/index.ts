@@ -24,6 +24,8 @@ export interface RateLimitRule {
   key: string;
   limit: number;
   windowSeconds: number;
+  /** Count the hit only if this user is a member of this distributor (per-tenant limits). */
+  memberOf?: { distributorId: string; userId: string };
 }
 
 export interface RateLimitState {
@@ -52,6 +54,7 @@ export interface Db {
 }
 
 const RATE_LIMITED = "P0429";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function rateLimitHeaders(s: RateLimitState): Record<string, string> {
   return {
@@ -84,9 +87,14 @@ export function createDb(opts: DbOptions): Db {
   async function run<T>(claims: JWTPayload | null, fn: (tx: Tx) => Promise<T>, o: RunOptions = {}): Promise<T> {
     const conn = await sql.reserve();
     const rule = o.rateLimit;
-    const limit = rule
-      ? conn`private.rate_limit_take(${rule.key}, ${rule.limit}, ${rule.windowSeconds}) as rl`
-      : conn`null as rl`;
+    const limit = !rule
+      ? conn`null as rl`
+      : rule.memberOf
+        ? UUID.test(rule.memberOf.distributorId)
+          ? conn`private.rate_limit_take_member(${rule.key}, ${rule.limit}, ${rule.windowSeconds},
+              ${rule.memberOf.distributorId}, ${rule.memberOf.userId}) as rl`
+          : conn`null as rl` // not a distributor id: the request is answered 404 anyway
+        : conn`private.rate_limit_take(${rule.key}, ${rule.limit}, ${rule.windowSeconds}) as rl`;
     // Written in this order on one connection before any reply is read; replies come back in order.
     const begin = conn`begin`.execute();
     const setup = (claims

@@ -75,7 +75,10 @@ export async function inTenant<T>(
 export function sendRateLimit(deps: Deps, c: Ctx): RunOptions {
   const distributorId = distributorIdOf(c);
   return {
-    rateLimit: { key: `messages:${distributorId}`, limit: deps.config.MESSAGES_RATE_LIMIT_PER_MINUTE, windowSeconds: 60 },
+    rateLimit: {
+      key: `messages:${distributorId}`, limit: deps.config.MESSAGES_RATE_LIMIT_PER_MINUTE, windowSeconds: 60,
+      memberOf: { distributorId, userId: c.get("user").id }, // strangers cannot spend a tenant's quota
+    },
     onRateLimit: (s) => c.set("rateLimitHeaders", rateLimitHeaders(s)),
   };
 }
