@@ -33,7 +33,9 @@ revoke all on public.user_secrets from anon;
 
 create table public.secret_audit_logs (
   id uuid primary key default gen_random_uuid(),
-  user_id uuid references auth.users(id) on delete cascade,
+  -- No foreign key: audit rows outlive the user they describe, and the hot path skips a
+  -- KEY SHARE lock on auth.users per audited request. The writer validates the id.
+  user_id uuid,
   service_name text,
   operation text not null check (operation in ('create', 'read', 'update', 'delete', 'invalid')),
   ip_address inet,
