@@ -74,6 +74,12 @@ function rateLimitError(err: unknown, rule: RateLimitRule): ApiError | null {
   });
 }
 
+/** postgres.js connection errors, server shutdown (57P0x) and socket errors. */
+export function isConnectionLost(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? "");
+  return code.startsWith("CONNECTION_") || code.startsWith("57P0") || ["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"].includes(code);
+}
+
 export function createDb(opts: DbOptions): Db {
   const sql = postgres(opts.url, {
     max: opts.max ?? 10,
@@ -86,6 +92,7 @@ export function createDb(opts: DbOptions): Db {
 
   async function run<T>(claims: JWTPayload | null, fn: (tx: Tx) => Promise<T>, o: RunOptions = {}): Promise<T> {
     const conn = await sql.reserve();
+    let lost = false;
     const rule = o.rateLimit;
     const limit = !rule
       ? conn`null as rl`
@@ -118,10 +125,15 @@ export function createDb(opts: DbOptions): Db {
       }
       return result;
     } catch (err) {
-      await conn`rollback`.catch(() => {});
+      // A lost connection has no transaction left to roll back, and postgres.js crashes on a
+      // write to a closed reserved connection: only roll back a live one.
+      lost = isConnectionLost(err);
+      if (!lost) await conn`rollback`.catch(() => {});
       throw (rule && rateLimitError(err, rule)) || err;
     } finally {
-      conn.release();
+      // postgres.js already moved a lost connection to its closed queue; releasing it would put
+      // the dead connection back into the open queue.
+      if (!lost) conn.release();
     }
   }
 

@@ -3,6 +3,7 @@ import type postgres from "postgres";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import { createDistributor, ROLES, type Role } from "../../shared/tenancy/index.ts";
 import { newUser } from "./harness.ts";
+import { sealAccessToken } from "../../shared/messaging/index.ts";
 
 export interface TestUser { id: string; token: string; mfaToken: string }
 export interface Tenant {
@@ -26,4 +27,14 @@ export async function createTenant(deps: Deps, sql: postgres.Sql, name = "Acme D
     await sql`insert into public.distributor_members (distributor_id, user_id, role) values (${d.id}, ${users[r].id}, ${r})`;
   }
   return { id: d.id, name, users };
+}
+
+/** Connect a WhatsApp number to a distributor (arranged as the service, token sealed). */
+export async function connectWhatsapp(deps: Deps, sql: postgres.Sql, distributorId: string, phoneNumberId: string): Promise<string> {
+  const keys = await deps.tenantKeys.get(distributorId);
+  const accountId = crypto.randomUUID();
+  const tok = await sealAccessToken(keys, accountId, "EAAG-test-token");
+  await sql`insert into public.whatsapp_accounts (id, distributor_id, phone_number_id, display_phone_number, access_token_encrypted, access_token_iv, key_version)
+            values (${accountId}, ${distributorId}, ${phoneNumberId}, '+1 555 000 1111', ${tok.encryptedValue}, ${tok.iv}, ${tok.keyVersion})`;
+  return accountId;
 }
