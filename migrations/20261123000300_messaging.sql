@@ -304,6 +304,22 @@ end
 $$;
 revoke execute on function private.rate_limit_take_member(text, integer, integer, uuid, uuid) from public;
 
+-- Wrapped keys of one distributor, readable inside the caller's own transaction: by the service
+-- (no JWT claims) or by a member. Users never select encryption_keys directly; wrapped keys are
+-- useless without the master key, which only the functions hold.
+create function private.distributor_wrapped_keys(p_distributor uuid)
+returns table (purpose text, version integer, wrapped_key text, wrap_iv text, master_key_version integer, status text)
+language sql stable security definer set search_path = ''
+as $$
+  select k.purpose, k.version, k.wrapped_key, k.wrap_iv, k.master_key_version, k.status
+  from public.encryption_keys k
+  where k.distributor_id = p_distributor
+    and (auth.uid() is null or private.is_member(p_distributor))
+  order by k.version
+$$;
+revoke execute on function private.distributor_wrapped_keys(uuid) from public;
+grant execute on function private.distributor_wrapped_keys(uuid) to authenticated, service_role;
+
 -- The one writer of data_access_audit rows (users have no INSERT on the table). A caller
 -- acting as a user can only write rows about itself in a distributor it belongs to.
 create function private.write_data_access_audit(

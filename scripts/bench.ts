@@ -34,7 +34,7 @@ async function main() {
     WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
     SECRETS_RATE_LIMIT_PER_MINUTE: "1000000",
     MESSAGES_RATE_LIMIT_PER_MINUTE: "1000000",
-    DB_POOL_MAX: db.kind === "pglite" ? "1" : "10",
+    DB_POOL_MAX: db.kind === "pglite" ? "1" : (process.env.BENCH_POOL ?? "10"),
     LOG_LEVEL: "warn",
     PORT: String(port),
     BENCH_FLOOR: "1",

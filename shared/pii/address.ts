@@ -90,21 +90,28 @@ export function streetAfterNumber(t: string, pos: number, lowerOk: boolean): num
   return typeEnd;
 }
 
+function up(t: string, i: number): boolean {
+  if (i >= t.length) return false;
+  const c = t.charCodeAt(i);
+  return c >= 65 && c <= 90;
+}
+function dg(t: string, i: number): boolean {
+  return i < t.length && isDigit(t.charCodeAt(i));
+}
+
 function ukPostcode(t: string, p: number): number {
   // A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A 9AA
   const n = t.length;
   let k = p;
-  const up = (i: number) => i < n && t.charCodeAt(i) >= 65 && t.charCodeAt(i) <= 90;
-  const dg = (i: number) => i < n && isDigit(t.charCodeAt(i));
-  if (!up(k)) return -1;
+  if (!up(t, k)) return -1;
   k++;
-  if (up(k)) k++;
-  if (!dg(k)) return -1;
+  if (up(t, k)) k++;
+  if (!dg(t, k)) return -1;
   k++;
-  if (up(k) || dg(k)) k++;
+  if (up(t, k) || dg(t, k)) k++;
   if (k >= n || !isNumSpace(t.charCodeAt(k))) return -1;
   k++;
-  if (!dg(k) || !up(k + 1) || !up(k + 2)) return -1;
+  if (!dg(t, k) || !up(t, k + 1) || !up(t, k + 2)) return -1;
   k += 3;
   if (k < n && isWord(t.charCodeAt(k))) return -1;
   return k;

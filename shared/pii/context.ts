@@ -239,6 +239,11 @@ function tail3(t: string, ws: number, we: number): number {
   return h;
 }
 
+/** Whether text[ws, we) ends like a street name ("Hauptstraße", "Kerkstraat", "Bahnhofstr"). */
+export function hasStreetSuffix(t: string, ws: number, we: number): boolean {
+  return streetSuffix(t, ws, we) !== 0;
+}
+
 function streetSuffix(t: string, ws: number, we: number): number {
   if (we - ws < 3 || !SUFFIX_TAILS.has(tail3(t, ws, we))) return 0;
   for (let k = 0; k < STREET_SUFFIXES.length; k++) {

@@ -7,21 +7,22 @@
  *  - a mixed word (letters + digits) is tested as IBAN, keyword-announced ID, house number.
  * All inner scans are bounded, so the total work is linear in the text length.
  */
-import { CC, F_ALNUM, F_DIGIT, F_LETTER, F_LOWER, F_UPPER, isNumSpace, isUniLetter, isWord } from "./chars.ts";
+import { CC, F_ALNUM, F_DIGIT, F_LETTER, F_LOWER, F_UPPER, isLetter, isNumSpace, isUniLetter, isWord } from "./chars.ts";
 import { ibanValid } from "./checks.ts";
-import { ctx, K_ADDRESS, K_POBOX, lookback } from "./context.ts";
+import { ctx, hasStreetSuffix, K_ADDRESS, K_POBOX, lookback } from "./context.ts";
 import { findEmails } from "./email.ts";
 import { idHit, idType, isIdClass, parseIdValue, skipFillers } from "./ids.ts";
 import { findIPv6 } from "./ip.ts";
 import { streetAfterNumber, streetTail } from "./address.ts";
 import { classify, DASH, digitsIn, G, GE, GS, hit, isCut, leftGlued, prefixStart, rightGlue, SEP, SP, tokenize } from "./numeric.ts";
-import { IBAN_LENGTHS } from "./tables.ts";
+import { IBAN_LENGTHS, MONTHS, NAME_CONNECTORS, STREET_TYPES_LEADING } from "./tables.ts";
 import type { PiiMatch, PiiType } from "./types.ts";
 
 /** No rule accepts more than 7 digit groups (phones: 7, cards: 6, IPv4: 4, SSN: 3). */
 const MAX_WINDOW = 7;
 const ANCHOR_RE = /[0-9@:]/;
 const DIGIT_RE = /[0-9]/;
+const DIGIT_G = /[0-9]/g;
 
 let T = "";
 let found: PiiMatch[] = [];
@@ -138,14 +139,43 @@ function isDigitCode(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** Whether the word just before position p (skipping one space/punctuation run) starts with a capital. */
-function capitalBefore(t: string, p: number): boolean {
+function isUpperAscii(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+
+/** Whether a month name starts at p ("March", "Mar.", "März"). */
+function monthAt(t: string, p: number): boolean {
+  let k = p;
+  while (k < t.length && isWord(t.charCodeAt(k))) k++;
+  return MONTHS.has(t, p, k);
+}
+
+/**
+ * Whether the words before p could make a number part of a street ("Hauptstraße 5", "Via Roma 10")
+ * or of an identifier with a letter prefix ("QQ 12 34 56 C") or of a date ("June 5, 1991"): the
+ * nearest word is short and capitalised, a month or has a street suffix, or one of the three nearest
+ * words is a leading street type.
+ */
+function streetOrPrefixBefore(t: string, p: number): boolean {
   let k = p - 1;
-  while (k >= floor && k > p - 4 && !isWord(t.charCodeAt(k))) k--;
-  if (k < floor || k <= p - 4 || !isWord(t.charCodeAt(k))) return false;
-  while (k > floor && isWord(t.charCodeAt(k - 1))) k--;
-  const c = t.charCodeAt(k);
-  return c < 128 ? (CC[c] & F_UPPER) !== 0 : isUniLetter(c);
+  for (let w = 0; w < 4; w++) {
+    while (k >= floor && k > p - 40 && !isWord(t.charCodeAt(k))) k--;
+    if (k < floor || k <= p - 40) return false;
+    const we = k + 1;
+    while (k >= floor && isWord(t.charCodeAt(k))) k--;
+    const ws = k + 1;
+    const c = t.charCodeAt(ws);
+    if (!(c < 128 ? (CC[c] & F_UPPER) !== 0 : isUniLetter(c))) {
+      if (w > 0 && NAME_CONNECTORS.has(t, ws, we)) continue; // "Calle de Alcalá 42"
+      return false;
+    }
+    if (w === 0) {
+      if (we - ws <= 3) return true;
+      if (hasStreetSuffix(t, ws, we) || MONTHS.has(t, ws, we)) return true; // "Hauptstraße 5", "June 5, 1991"
+    }
+    if (STREET_TYPES_LEADING.has(t, ws, we)) return true;
+  }
+  return false;
 }
 
 function digitChunk(i: number): number {
@@ -154,8 +184,22 @@ function digitChunk(i: number): number {
   // a lone number of at most 3 digits not followed by a space ("10:30", "$5,", "x3.") can only
   // matter as part of a keyword-announced ID ("QQ 12 34 56 C") or a street ("Via Roma 10,"),
   // both of which need a capitalised word right before it
-  if (G === 1 && ce - i <= 3 && !spaceOrMonthAfter(t, ce) && !capitalBefore(t, prefixStart)) {
-    return ce;
+  if (G === 1 && ce - i <= 3 && !leftGlued && rightGlue === 0 && !streetOrPrefixBefore(t, prefixStart)) {
+    if (!spaceOrMonthAfter(t, ce)) return ce;
+    // "12 Main Street" / "3 Large Boxes" / "1 passport": a short number followed by a word is a house
+    // number or nothing, unless the word is a month ("3 March 1985" may be a date of birth)
+    if (ce + 1 < t.length && isNumSpace(t.charCodeAt(ce)) && isLetter(t.charCodeAt(ce + 1)) &&
+      t.charCodeAt(i) !== 48 && !monthAt(t, ce + 1)) {
+      if (isUpperAscii(t.charCodeAt(ce + 1))) {
+        const se = streetAfterNumber(t, ce, false);
+        if (se < 0) return ce;
+        const end = streetTail(t, se);
+        emit("STREET_ADDRESS", i, end, 0.8);
+        return end;
+      }
+      // lower case: only an address announced by a keyword is possible; check the form first
+      if (streetAfterNumber(t, ce, true) < 0) return ce;
+    }
   }
   lookback(t, prefixStart, floor, GE[0] - GS[0] <= 4 && (G === 1 || (SEP[0] & (SP | DASH)) !== 0));
   const idEnd = tryIdContext(i);
@@ -295,11 +339,16 @@ export function scan(text: string): PiiMatch[] {
     // `lo`: everything before it has been handled
     let lo = 0;
     outer: while (i < n) {
-      // next digit (tight loop; words without digits are never looked at)
-      let c = text.charCodeAt(i);
-      while (c < 48 || c > 57) {
-        if (++i >= n) break outer;
-        c = text.charCodeAt(i);
+      // next digit (native regex scan; words without digits are never looked at)
+      const c0 = text.charCodeAt(i);
+      if (c0 < 48 || c0 > 57) {
+        const c1 = i + 1 < n ? text.charCodeAt(i + 1) : 0;
+        if (c1 >= 48 && c1 <= 57) i++;
+        else {
+          DIGIT_G.lastIndex = i;
+          if (!DIGIT_G.test(text)) break outer;
+          i = DIGIT_G.lastIndex - 1;
+        }
       }
       if (i >= cs) {
         while (ci < claims.length && claims[ci].end <= i) ci++;
@@ -328,7 +377,7 @@ export function scan(text: string): PiiMatch[] {
       }
       if ((fl & F_LETTER) === 0) {
         // fast path: a lone number of at most 3 digits followed by punctuation ("10:30", "$5,", "x 3)")
-        if (j - ws <= 3 && !mayContinue(text, j) && !capitalBefore(text, ws)) i = j;
+        if (j - ws <= 3 && !mayContinue(text, j) && !streetOrPrefixBefore(text, ws)) i = j;
         else i = digitChunk(ws);
       } else i = mixedWord(ws, j, fl);
       if (i < j) i = j;

@@ -317,5 +317,3 @@ export function parseIdValue(t: string, cls: number, v: number, p: number): bool
   return true;
 }
 
-// re-exported for tests
-export const _internal = { genericId, ssnAt, isUpperAscii: (c: number) => (CC[c] & F_UPPER) !== 0 };

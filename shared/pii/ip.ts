@@ -108,6 +108,6 @@ export function findIPv6(t: string, colon: number, out: PiiMatch[], skip: readon
         }
       }
     }
-    colon = t.indexOf(":", colon + 1);
+    colon = t.indexOf(":", until > colon ? until : colon + 1);
   }
 }

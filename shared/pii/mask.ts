@@ -104,10 +104,16 @@ export function unmaskPii(text: string, placeholders: Readonly<Record<string, st
   if (typeof text !== "string") return "";
   if (text.indexOf("[") < 0 || placeholders === null || typeof placeholders !== "object") return text;
   PLACEHOLDER_RE.lastIndex = 0;
-  return text.replace(
-    PLACEHOLDER_RE,
-    (m) => (Object.prototype.hasOwnProperty.call(placeholders, m) ? placeholders[m] : m),
-  );
+  current = placeholders;
+  const out = text.replace(PLACEHOLDER_RE, lookup);
+  current = EMPTY_MAP;
+  return out;
+}
+
+const EMPTY_MAP: Readonly<Record<string, string>> = {};
+let current: Readonly<Record<string, string>> = EMPTY_MAP;
+function lookup(m: string): string {
+  return Object.prototype.hasOwnProperty.call(current, m) ? current[m] : m;
 }
 
 /** What may be stored about a text's PII: the types and how many of each, never the values. */

@@ -5,7 +5,7 @@
  * against the SSN, IPv4, payment card and phone rules. Every window holds at
  * most 8 groups, so the work per character is bounded.
  */
-import { isDigit, isNumSpace, isWord } from "./chars.ts";
+import { isDigit, isWord } from "./chars.ts";
 import { cardIssuerOk, gs1, leadingDigits, luhn, ssnValid } from "./checks.ts";
 import { ctx, K_CARD, K_NEG, K_NONE, K_PHONE, K_VERSION } from "./context.ts";
 import { callingCodeLength, nsnRange } from "./tables.ts";
@@ -51,9 +51,6 @@ function grow(): void {
   DS = ds;
 }
 
-function isDash(c: number): boolean {
-  return c === 45 || c === 0x2010 || c === 0x2011 || c === 0x2012 || c === 0x2013;
-}
 
 /** Tokenises the chunk whose first digit is at i. Returns the end of the last group. */
 export function tokenize(t: string, i: number): number {

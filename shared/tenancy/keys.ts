@@ -68,10 +68,14 @@ export class DistributorKeyCache {
   private cache = new Map<string, { keys: Promise<DistributorKeys>; at: number }>();
   constructor(private sql: Sql, private master: Keyring, private ttlMs = 60_000, private now = () => Date.now()) {}
 
-  get(distributorId: string): Promise<DistributorKeys> {
+  /**
+   * Pass the caller's transaction when inside one: the keys are then read on that connection
+   * (no second pool connection, which could starve a small pool or deadlock PGlite).
+   */
+  get(distributorId: string, tx?: Tx): Promise<DistributorKeys> {
     const hit = this.cache.get(distributorId);
     if (hit && this.now() - hit.at < this.ttlMs) return hit.keys;
-    const keys = this.load(distributorId);
+    const keys = this.load(distributorId, tx ?? this.sql);
     this.cache.set(distributorId, { keys, at: this.now() });
     keys.catch(() => this.cache.delete(distributorId));
     return keys;
@@ -81,10 +85,8 @@ export class DistributorKeyCache {
     this.cache.delete(distributorId);
   }
 
-  private async load(distributorId: string): Promise<DistributorKeys> {
-    const rows = await this.sql<KeyRow[]>`
-      select purpose, version, wrapped_key, wrap_iv, master_key_version, status
-      from public.encryption_keys where distributor_id = ${distributorId} order by version`;
+  private async load(distributorId: string, q: Tx): Promise<DistributorKeys> {
+    const rows = await q<KeyRow[]>`select * from private.distributor_wrapped_keys(${distributorId})`;
     const data = new Map<number, CryptoKey>();
     let current = 0;
     let hash: DistributorKeys["hash"] | null = null;

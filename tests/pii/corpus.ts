@@ -37,12 +37,23 @@ function render(parts: Part[]): string {
   return parts.map((p) => (typeof p === "string" ? p : p.v)).join("");
 }
 
+/** Share of sentences that are plain chat, carry business numbers (order numbers, prices, dates ...) or carry PII. */
+export interface CorpusMix {
+  plain: number;
+  numbers: number;
+  pii: number;
+}
+/** Typical support chat: most sentences have no number at all. */
+export const TYPICAL_MIX: CorpusMix = { plain: 0.85, numbers: 0.1, pii: 0.05 };
+/** A deliberately number-heavy variant (every other message has digits). */
+export const DENSE_MIX: CorpusMix = { plain: 0.55, numbers: 0.3, pii: 0.15 };
+
 /**
- * Typical support-chat messages of about 100 bytes: sentences drawn from plain chat
- * (70 %), sentences with business numbers such as order numbers, prices, dates (18 %)
- * and sentences with PII (12 %).
+ * Chat messages of about 100 characters, each made of sentences drawn from plain chat,
+ * sentences with business numbers (the decoy generators) and sentences with PII (the PII
+ * generators) according to `mix`.
  */
-export function typicalCorpus(count: number, seed = 7): string[] {
+export function typicalCorpus(count: number, seed = 7, mix: CorpusMix = TYPICAL_MIX): string[] {
   const r = new Rng(seed);
   const out: string[] = [];
   for (let k = 0; k < count; k++) {
@@ -50,8 +61,8 @@ export function typicalCorpus(count: number, seed = 7): string[] {
     while (msg.length < 80) {
       const x = r.next();
       let s: string;
-      if (x < 0.7) s = r.pick(PLAIN);
-      else if (x < 0.88) s = render(r.pick(DECOY_GENS[r.pick(DECOY_CLASSES)])(r)) + ".";
+      if (x < mix.plain) s = r.pick(PLAIN);
+      else if (x < mix.plain + mix.numbers) s = render(r.pick(DECOY_GENS[r.pick(DECOY_CLASSES)])(r)) + ".";
       else s = render(r.pick(PII_GENS[r.pick(PII_TYPES)])(r));
       msg += (msg ? " " : "") + s;
     }

@@ -115,6 +115,8 @@ describe("street address", () => {
     ["Hauptstraße 5, 10115 Berlin", "Hauptstraße 5, 10115 Berlin"],
     ["Kerkstraat 12", "Kerkstraat 12"],
     ["Via Roma 10", "Via Roma 10"],
+    ["Calle de Alcalá 42, 28014 Madrid", "Calle de Alcalá 42, 28014 Madrid"],
+    ["ring 0 bells at Große Hamburger Straße 17", "Große Hamburger Straße 17"],
     ["PO Box 1234, Springfield, IL 62704", "PO Box 1234, Springfield, IL 62704"],
     ["i live at 42 wallaby way now", "42 wallaby way"],
   ])("%s", (text, value) => expectOnly(text, "STREET_ADDRESS", value));
@@ -130,6 +132,8 @@ describe("keyword-announced identifiers", () => {
     ["Passport: C01X00T47", "PASSPORT", "C01X00T47"],
     ["DOB: 01/02/1985", "DATE_OF_BIRTH", "01/02/1985"],
     ["I was born on March 3, 1985", "DATE_OF_BIRTH", "March 3, 1985"],
+    ["date of birth June 5, 1991 - cheers", "DATE_OF_BIRTH", "June 5, 1991"],
+    ["born 1 Jan 1980", "DATE_OF_BIRTH", "1 Jan 1980"],
     ["date of birth 3rd of May, 1979", "DATE_OF_BIRTH", "3rd of May, 1979"],
     ["D.O.B. 1990-07-04", "DATE_OF_BIRTH", "1990-07-04"],
     ["NI number QQ 12 34 56 C", "NATIONAL_ID", "QQ 12 34 56 C"],

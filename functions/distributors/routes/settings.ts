@@ -30,14 +30,10 @@ export function settingsRoutes({ deps, api, auth }: RouteDeps) {
     const id = c.req.param("id");
     const body = await deferBody(c, ConnectWhatsappBody);
     if (!isUuid(id)) throw new ApiError("not_found");
-    // Start loading the distributor's keys (usually a cache hit) before reserving the
-    // transaction's connection: a cold load needs a pool connection of its own, and asking
-    // for it while holding one could starve the pool. The keys stay in this process and are
-    // used only after the membership check below; for an unknown id the load simply fails.
-    const keys = deps.tenantKeys.get(id);
-    keys.catch(() => {});
     const account = await db.withService(async (tx) => {
       adminGate(c, deps, await callerRole(tx, id, c.get("user").id), ADMIN_ROLES);
+      // Read on this transaction's connection (usually a cache hit), never a second one.
+      const keys = deps.tenantKeys.get(id, tx);
       const { phone_number_id, display_phone_number, access_token } = body();
       const accountId = crypto.randomUUID();
       // Sealed under the distributor's current data key, bound to this row (AAD whatsapp_accounts:<id>).

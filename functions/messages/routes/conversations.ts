@@ -126,7 +126,7 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
       await t.ready;
       if (!r.found) throw new ApiError("not_found", {}, "conversation not visible");
       const p = page(r.rows, q.limit, (m) => ({ ts: m.created_at, id: m.id }));
-      const keys = await deps.tenantKeys.get(t.id);
+      const keys = await deps.tenantKeys.get(t.id, tx);
       const messages = await Promise.all(p.items.map(async (m) => {
         let content: MessageContent = {};
         if (m.content_encrypted && m.content_iv && m.key_version != null) {

@@ -147,7 +147,7 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
                coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
       await t.ready;
       const p = page(r.rows, q.limit, (x) => ({ ts: x.created_at, id: x.id }));
-      const keys = await deps.tenantKeys.get(t.id);
+      const keys = await deps.tenantKeys.get(t.id, tx);
       const customers = await Promise.all(p.items.map((x) => toCustomer(keys, x)));
       return { customers: customers.map(listItem), next_cursor: p.next_cursor };
     });
@@ -192,7 +192,7 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
                coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
       await t.ready;
       const truncated = r.rows.length > EXPORT_MAX_ROWS;
-      const keys = await deps.tenantKeys.get(t.id);
+      const keys = await deps.tenantKeys.get(t.id, tx);
       const customers = await Promise.all(r.rows.slice(0, EXPORT_MAX_ROWS).map((x) => toCustomer(keys, x)));
       return { format, customers, truncated };
     });
@@ -224,7 +224,7 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
         select cu.*, (select count(*) from audit)::int as audited from cu`;
       await t.ready;
       if (!row) throw new ApiError("not_found", {}, "customer not visible");
-      return await toCustomer(await deps.tenantKeys.get(t.id), row);
+      return await toCustomer(await deps.tenantKeys.get(t.id, tx), row);
     });
     return c.json(customer, 200);
   });
@@ -250,7 +250,7 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
         for update`;
       await t.ready;
       if (!cur) throw new ApiError("not_found", {}, "customer not visible");
-      const keys = await deps.tenantKeys.get(t.id);
+      const keys = await deps.tenantKeys.get(t.id, tx);
       let contact: CustomerContact;
       try {
         contact = await openCustomerContact(keys, id, cur);

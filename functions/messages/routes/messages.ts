@@ -150,7 +150,7 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
     const stored = await inTenant(deps, c, "messages.write", async (tx, t): Promise<Stored> => {
       const m = parseOrInvalid(MessageCreate, body);
       await t.ready;
-      const keys = await deps.tenantKeys.get(t.id);
+      const keys = await deps.tenantKeys.get(t.id, tx);
       const type = m.message_type.toLowerCase();
       const content: MessageContent = m.attachments.length ? { text: m.content, attachments: m.attachments } : { text: m.content };
       const masked = maskPii(m.content);

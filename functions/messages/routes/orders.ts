@@ -124,7 +124,7 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
                coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
       await t.ready;
       const p = page(r.rows, q.limit, (x) => ({ ts: x.created_at, id: x.id }));
-      const keys = needsKeys(p.items) ? await deps.tenantKeys.get(t.id) : null;
+      const keys = needsKeys(p.items) ? await deps.tenantKeys.get(t.id, tx) : null;
       return { orders: await Promise.all(p.items.map((x) => toOrder(keys, x))), next_cursor: p.next_cursor };
     });
     return c.json(result, 200);
@@ -148,7 +148,7 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
       let sealed: { encryptedValue: string; iv: string; keyVersion: number } | null = null;
       if (notes) {
         await t.ready; // keys only for confirmed members
-        sealed = await sealFor(await deps.tenantKeys.get(t.id), "orders", orderId, notes);
+        sealed = await sealFor(await deps.tenantKeys.get(t.id, tx), "orders", orderId, notes);
       }
       const conversationId = o.conversation_id ?? null;
       const [row] = await tx<OrderRow[]>`
@@ -208,7 +208,7 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
       const [[row], [prior]] = await Promise.all([confirmed, existing]);
       await t.ready;
       if (!row) throw new ApiError(prior ? "conflict" : "not_found", {}, prior ? `order is ${prior.status}` : "order not visible");
-      return await toOrder(row.notes_encrypted ? await deps.tenantKeys.get(t.id) : null, row);
+      return await toOrder(row.notes_encrypted ? await deps.tenantKeys.get(t.id, tx) : null, row);
     });
     return c.json(order, 200);
   });
