@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, appendFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 
-export const ENV_FILE = new URL("../../.env.local", import.meta.url).pathname;
+/** DEV_ENV_FILE overrides the location (tests use a temp file). */
+export const ENV_FILE = process.env.DEV_ENV_FILE ?? new URL("../../.env.local", import.meta.url).pathname;
 
 export function parseDotenv(text: string): Record<string, string> {
   const out: Record<string, string> = {};
