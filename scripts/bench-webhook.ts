@@ -16,9 +16,8 @@ import { createKeyring } from "../shared/crypto/index.ts";
 import { sealAccessToken } from "../shared/messaging/index.ts";
 import { createDistributor, DistributorKeyCache } from "../shared/tenancy/index.ts";
 import { messagesPayload, msg, sign, ts } from "../tests/support/meta.ts";
-import { prepareDatabase } from "./db/migrate.ts";
-import { freePort, startPglite, startRealPostgres } from "./db/server.ts";
-import { root, startDenoServer, waitForHttp } from "./lib/deno.ts";
+import { root } from "./lib/deno.ts";
+import { startBenchStack } from "./lib/bench-stack.ts";
 import { ensureUser } from "./lib/dev-tokens.ts";
 
 export const MESSAGES_PER_PAYLOAD = 100;
@@ -244,31 +243,15 @@ export async function runWebhookBench(opts: WebhookBenchOptions): Promise<string
 // ---- entry points -----------------------------------------------------------------------
 
 async function standalone() {
-  const db = (await startRealPostgres()) ?? (console.warn("[bench] no real PostgreSQL: using PGlite (figures not comparable)"), await startPglite());
-  await prepareDatabase(db.url);
-  const port = await freePort();
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    DATABASE_URL: db.url,
-    SUPABASE_JWT_SECRET: randomBytes(32).toString("base64url"),
-    SECRET_MASTER_KEY: randomBytes(32).toString("hex"),
-    WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString("hex"),
-    WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
-    DB_POOL_MAX: db.kind === "pglite" ? "1" : "10",
-    LOG_LEVEL: "warn",
-    PORT: String(port),
-  };
-  const server = startDenoServer(env, "pipe");
-  server.stderr?.on("data", (d) => process.stderr.write(d));
+  const stack = await startBenchStack();
+  stack.server.stderr?.on("data", (d) => process.stderr.write(d));
   try {
-    await waitForHttp(`http://127.0.0.1:${port}/functions/v1/`, 60_000, server);
     const out = await runWebhookBench({
-      baseUrl: `http://127.0.0.1:${port}`, databaseUrl: db.url, appSecret: env.WHATSAPP_APP_SECRET, masterKeyHex: env.SECRET_MASTER_KEY,
+      baseUrl: stack.origin, databaseUrl: stack.db.url, appSecret: stack.env.WHATSAPP_APP_SECRET, masterKeyHex: stack.env.SECRET_MASTER_KEY,
     });
     console.log(`\n${out}\n`);
   } finally {
-    server.kill("SIGTERM");
-    await db.stop();
+    await stack.stop();
   }
 }
 

@@ -1,11 +1,9 @@
 // `npm run bench` (not part of npm test): throughput of the served functions on a real
 // PostgreSQL, each beside a floor measured in the same run, plus the PII module's figures.
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { prepareDatabase } from "./db/migrate.ts";
-import { startPglite, startRealPostgres, freePort } from "./db/server.ts";
-import { root, startDenoServer, waitForHttp } from "./lib/deno.ts";
+import { startBenchStack } from "./lib/bench-stack.ts";
+import { root } from "./lib/deno.ts";
 import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
 import { createKeyring } from "../shared/crypto/index.ts";
 import { sealSecret } from "../shared/secrets/index.ts";
@@ -22,29 +20,16 @@ function load(spec: Record<string, unknown>): LoadResult {
 }
 
 async function main() {
-  const db = (await startRealPostgres()) ?? (console.warn("[bench] no real PostgreSQL: using PGlite (figures not comparable)"), await startPglite());
-  await prepareDatabase(db.url);
-  const port = await freePort();
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    DATABASE_URL: db.url,
-    SUPABASE_JWT_SECRET: randomBytes(32).toString("base64url"),
-    SECRET_MASTER_KEY: randomBytes(32).toString("hex"),
-    WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString("hex"),
-    WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
+  const stack = await startBenchStack({
     SECRETS_RATE_LIMIT_PER_MINUTE: "1000000",
     MESSAGES_RATE_LIMIT_PER_MINUTE: "1000000",
-    DB_POOL_MAX: db.kind === "pglite" ? "1" : (process.env.BENCH_POOL ?? "10"),
-    LOG_LEVEL: "warn",
-    PORT: String(port),
+    ...(process.env.BENCH_POOL ? { DB_POOL_MAX: process.env.BENCH_POOL } : {}),
     BENCH_FLOOR: "1",
-  };
-  const server = startDenoServer(env, "pipe");
-  const base = `http://127.0.0.1:${port}/functions/v1`;
+  });
+  const { db, env } = stack;
+  const base = `${stack.origin}/functions/v1`;
   const sections: string[] = [];
   try {
-    await waitForHttp(`${base}/`, 60_000, server);
-
     // 50 users, one secret each: one virtual user per connection.
     const sql = postgres(db.url, { max: 2, onnotice: () => {} });
     const keyring = await createKeyring({ version: 1, hex: env.SECRET_MASTER_KEY });
@@ -81,11 +66,10 @@ async function main() {
     const webhookBench = `${root}scripts/bench-webhook.ts`;
     if (existsSync(webhookBench)) {
       const { runWebhookBench } = await import(webhookBench);
-      sections.push(await runWebhookBench({ baseUrl: `http://127.0.0.1:${port}`, databaseUrl: db.url, appSecret: env.WHATSAPP_APP_SECRET, masterKeyHex: env.SECRET_MASTER_KEY }));
+      sections.push(await runWebhookBench({ baseUrl: stack.origin, databaseUrl: db.url, appSecret: env.WHATSAPP_APP_SECRET, masterKeyHex: env.SECRET_MASTER_KEY }));
     }
   } finally {
-    server.kill("SIGTERM");
-    await db.stop();
+    await stack.stop();
   }
 
   const piiBench = `${root}scripts/bench-pii.ts`;

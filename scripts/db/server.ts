@@ -102,7 +102,8 @@ export async function startPglite(dataDir?: string, port?: number, maxConnection
 export async function startTestDatabase(): Promise<DatabaseServer> {
   const external = process.env.TEST_DATABASE_URL;
   if (external) return { url: external, kind: "external", async stop() {} };
-  const real = await startRealPostgres();
+  // TEST_DATABASE=pglite forces the embedded fallback (to check the suite on it).
+  const real = process.env.TEST_DATABASE === "pglite" ? null : await startRealPostgres();
   if (real) return real;
   console.warn("[db] no PostgreSQL server binaries usable here: falling back to PGlite (embedded)");
   return await startPglite();
