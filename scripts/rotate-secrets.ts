@@ -1,4 +1,5 @@
-// Master-key rotation for public.user_secrets, without downtime.
+// Master-key rotation, without downtime: public.user_secrets rows are re-encrypted, and the
+// distributors' data/lookup keys in public.encryption_keys are re-wrapped.
 //
 //   1. Deploy every function with the new key as current and the old one still readable:
 //        SECRET_MASTER_KEY=<new>  SECRET_MASTER_KEY_VERSION=2  SECRET_MASTER_KEY_PREVIOUS=1:<old>
@@ -19,6 +20,7 @@ import postgres from "postgres";
 import { ConfigError, loadConfig } from "../shared/config/index.ts";
 import { createKeyring, type Keyring } from "../shared/crypto/index.ts";
 import { openSecret, sealSecret, type StoredSecret } from "../shared/secrets/index.ts";
+import { rewrapDistributorKeys } from "../shared/tenancy/keys.ts";
 import { loadLocalEnv } from "./lib/env.ts";
 
 export interface RotateOptions {
@@ -155,7 +157,8 @@ async function main(argv: string[]): Promise<number> {
     const versions = [...keyring.keys.keys()].sort((a, b) => a - b).join(", ");
     console.log(`[rotate] current key version ${keyring.currentVersion}; readable versions: ${versions}`);
     if (argv.includes("--dry-run")) {
-      console.log(`[rotate] ${await countPending(sql, keyring)} rows would be re-encrypted (dry run)`);
+      const [{ keys }] = await sql<{ keys: number }[]>`select count(*)::int as keys from public.encryption_keys where master_key_version <> ${keyring.currentVersion}`;
+      console.log(`[rotate] ${await countPending(sql, keyring)} rows would be re-encrypted, ${keys} distributor keys re-wrapped (dry run)`);
       return 0;
     }
     const r = await rotateSecrets(sql, keyring, {
@@ -166,7 +169,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(`[rotate] ${r.reencrypted} rows re-encrypted`);
     if (r.failed > 0) console.error(`[rotate] ${r.failed} rows failed to decrypt and were left untouched: ${r.failedIds.join(", ")}`);
     console.log(`[rotate] ${r.remaining} rows remaining${r.remaining > r.failed ? " (run again to finish)" : ""}`);
-    return r.failed > 0 ? 1 : 0;
+    const k = await rewrapDistributorKeys(sql, keyring);
+    console.log(`[rotate] ${k.rewrapped} distributor keys re-wrapped; ${k.remaining} remaining`);
+    if (k.failedIds.length) console.error(`[rotate] ${k.failedIds.length} distributor keys did not open and were left untouched: ${k.failedIds.join(", ")}`);
+    return r.failed > 0 || k.failedIds.length > 0 ? 1 : 0;
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -9,7 +9,10 @@ import { countPending, rotateSecrets } from "../scripts/rotate-secrets.ts";
 import { prepareDatabase } from "../scripts/db/migrate.ts";
 import { bytesToBase64, base64ToBytes, createKeyring, seal, type Keyring } from "../shared/crypto/index.ts";
 import { openSecret, sealSecret, type StoredSecret } from "../shared/secrets/index.ts";
-import { adminSql, TEST_MASTER_KEY } from "./support/harness.ts";
+import { adminSql, TEST_MASTER_KEY, testDeps } from "./support/harness.ts";
+import { createTenant } from "./support/tenancy.ts";
+import { DistributorKeyCache, rewrapDistributorKeys } from "../shared/tenancy/keys.ts";
+import { openMessageContent, sealMessageContent } from "../shared/messaging/index.ts";
 
 const KEY_V2 = "5d".repeat(32);
 const LEGACY = { encrypted_value: "5qm0QlzWdgpFpWmIHVG02vVEwNIdKeTOWqsKRJd4R7+/Im2UsxSPdqV8", initialization_vector: "ChssPU5fYHGCk6S1" };
@@ -190,6 +193,32 @@ describe("rotateSecrets", () => {
 
   it("refuses a bad batch size", async () => {
     await expect(rotateSecrets(sql, rotating, { batchSize: 0, userIds: [] })).rejects.toThrow(/batchSize/);
+  });
+});
+
+describe("rewrapDistributorKeys", () => {
+  it("re-wraps distributor keys under the new master key; tenant data stays readable with only the new key", async () => {
+    const deps = await testDeps(); // master key version 1
+    try {
+      const t = await createTenant(deps, sql, "Rewrap Co");
+      const keysV1 = await deps.tenantKeys.get(t.id);
+      const messageId = crypto.randomUUID();
+      const sealed = await sealMessageContent(keysV1, messageId, { text: "sealed before the rotation" });
+      await expect(new DistributorKeyCache(sql, v2only).get(t.id)).rejects.toThrow();
+
+      const first = await rewrapDistributorKeys(sql, rotating, { distributorIds: [t.id] });
+      expect(first).toEqual({ rewrapped: 2, failedIds: [], remaining: 0 });
+      const rows = await sql`select master_key_version from public.encryption_keys where distributor_id = ${t.id}`;
+      expect(rows.map((r) => r.master_key_version)).toEqual([2, 2]);
+
+      const keysV2 = await new DistributorKeyCache(sql, v2only).get(t.id);
+      expect(await openMessageContent(keysV2, messageId, sealed)).toEqual({ text: "sealed before the rotation" });
+      expect(await keysV2.hash("phone:15550001")).toBe(await keysV1.hash("phone:15550001"));
+
+      expect(await rewrapDistributorKeys(sql, rotating, { distributorIds: [t.id] })).toEqual({ rewrapped: 0, failedIds: [], remaining: 0 });
+    } finally {
+      await deps.db.end();
+    }
   });
 });
 

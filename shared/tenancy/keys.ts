@@ -116,3 +116,42 @@ export function openFor(keys: DistributorKeys, table: string, rowId: string, sea
   return open(keys.data, sealed, `${table}:${rowId}`);
 }
 
+
+/**
+ * Master-key rotation for distributor keys: re-wrap every key not wrapped by the master's
+ * current version (the keys themselves do not change, so no tenant data is touched). Each row is
+ * written only if it still holds what was read; a second run finds nothing to do.
+ */
+export async function rewrapDistributorKeys(
+  sql: Sql, master: Keyring, opts: { distributorIds?: string[] } = {},
+): Promise<{ rewrapped: number; failedIds: string[]; remaining: number }> {
+  const scope = opts.distributorIds ? sql`and distributor_id = any(${opts.distributorIds}::uuid[])` : sql``;
+  const failedIds: string[] = [];
+  const rewrapped = await sql.begin(async (tx) => {
+    const rows = await tx<(KeyRow & { id: string; distributor_id: string })[]>`
+      select id, distributor_id, purpose, version, wrapped_key, wrap_iv, master_key_version, status
+      from public.encryption_keys where master_key_version <> ${master.currentVersion} ${scope}
+      order by id for update skip locked`;
+    let n = 0;
+    for (const r of rows) {
+      const aad = wrapAad(r.distributor_id, r.purpose, r.version);
+      let raw: string;
+      try {
+        raw = await open(master, { encryptedValue: r.wrapped_key, iv: r.wrap_iv, keyVersion: r.master_key_version }, aad);
+      } catch {
+        failedIds.push(r.id);
+        continue;
+      }
+      const sealed = await seal(master, raw, aad);
+      const done = await tx`
+        update public.encryption_keys
+        set wrapped_key = ${sealed.encryptedValue}, wrap_iv = ${sealed.iv}, master_key_version = ${sealed.keyVersion}
+        where id = ${r.id} and wrapped_key = ${r.wrapped_key} returning id`;
+      n += done.length;
+    }
+    return n;
+  });
+  const [{ remaining }] = await sql<{ remaining: number }[]>`
+    select count(*)::int as remaining from public.encryption_keys where master_key_version <> ${master.currentVersion} ${scope}`;
+  return { rewrapped, failedIds, remaining };
+}
