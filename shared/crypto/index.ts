@@ -60,11 +60,6 @@ export async function createKeyring(current: { version: number; hex: string }, p
   return { currentVersion: current.version, keys };
 }
 
-/** A keyring of one key (e.g. a distributor's data key). */
-export function singleKeyring(version: number, key: CryptoKey): Keyring {
-  return { currentVersion: version, keys: new Map([[version, key]]) };
-}
-
 export async function seal(keyring: Keyring, plaintext: string | Uint8Array<ArrayBuffer>, aad?: string): Promise<Sealed> {
   const key = keyring.keys.get(keyring.currentVersion)!;
   const iv = crypto.getRandomValues(new Uint8Array(12));

@@ -2,7 +2,6 @@
 // outbound) and distributors (WhatsApp tokens): what is sealed, with which AAD, and what may
 // be stored in clear (masked previews, PII types and counts, ids).
 import type { Sealed } from "../crypto/index.ts";
-import type { Tx } from "../db/index.ts";
 import { openFor, sealFor, type DistributorKeys } from "../tenancy/keys.ts";
 
 /** Everything a message carries, sealed as one JSON document (AAD = messages:<id>). */
@@ -90,9 +89,3 @@ function toSealed(row: SealedColumns): Sealed {
 
 /** Status order for delivery receipts: statuses only move forward; failed is terminal. */
 export const STATUS_RANK: Record<string, number> = { received: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
-
-/** Write an outbox event in the caller's transaction. Payload: ids and counts only. */
-export function writeOutboxEvent(tx: Tx, distributorId: string, eventType: string, payload: Record<string, unknown>) {
-  return tx`insert into public.event_outbox (distributor_id, event_type, payload)
-            values (${distributorId}, ${eventType}, ${tx.json(payload as never)})`;
-}

@@ -1,7 +1,7 @@
 // Tenancy: roles and permissions, membership checks, per-distributor keys.
 import { ApiError } from "../http/errors.ts";
 import type { Tx } from "../db/index.ts";
-import { can, type Permission, type Role } from "./permissions.ts";
+import type { Role } from "./permissions.ts";
 import { createDistributorKeys } from "./keys.ts";
 import type { Keyring } from "../crypto/index.ts";
 
@@ -22,13 +22,6 @@ export async function memberRole(tx: Tx, userId: string, distributorId: string):
     select role from public.distributor_members where distributor_id = ${distributorId} and user_id = ${userId}`;
   if (!row) throw new ApiError("not_found");
   return row.role;
-}
-
-/** memberRole + the permission check: members lacking it get 403. */
-export async function requirePermission(tx: Tx, userId: string, distributorId: string, permission: Permission): Promise<Role> {
-  const role = await memberRole(tx, userId, distributorId);
-  if (!can(role, permission)) throw new ApiError("forbidden", {}, `role ${role} lacks ${permission}`);
-  return role;
 }
 
 /** Admin actions need aal2 when REQUIRE_MFA_FOR_ADMIN_ACTIONS is on. */

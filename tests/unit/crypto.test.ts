@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import {
   base64ToBytes, bytesToBase64, createKeyedHasher, createKeyring, DecryptError, hexToBytes, importAesKey, open,
-  openBytes, seal, singleKeyring, timingSafeEqual, type Sealed,
+  openBytes, seal, timingSafeEqual, type Sealed,
 } from "../../shared/crypto/index.ts";
 import { openSecret, secretAad, sealSecret } from "../../shared/secrets/index.ts";
 
@@ -164,13 +164,6 @@ describe("key versions and rotation", () => {
     await expect(importAesKey(new Uint8Array(16))).rejects.toThrow(/32 bytes/);
   });
 
-  it("singleKeyring seals under its version", async () => {
-    const key = await importAesKey(hexToBytes(KEY2));
-    const ring = singleKeyring(9, key);
-    const s = await seal(ring, "dk");
-    expect(s.keyVersion).toBe(9);
-    expect(await open(ring, s)).toBe("dk");
-  });
 });
 
 describe("helpers", () => {
