@@ -156,6 +156,33 @@ export function page<R>(rows: R[], limit: number, key: (r: R) => Cursor): { item
   return { items, next_cursor: encodeCursor(last.ts, last.id) };
 }
 
+/**
+ * One page of a tenant table, newest first by (created_at, id), and its data_access_audit row,
+ * in one statement. `rows` is `select <columns> from <table> where distributor_id = … [and …]`;
+ * the cursor condition, order and limit are appended here.
+ */
+export async function auditedPage<R extends { created_at: string; id: string }>(
+  tx: Tx, t: Tenant, o: { rows: ReturnType<Tx>; cursor: string | undefined; limit: number; action: string; table: string },
+): Promise<{ items: R[]; next_cursor: string | null }> {
+  const cur = decodeCursor(o.cursor);
+  if (cur && cur.ts === null) throw new ApiError("invalid_request", {}, "cursor malformed");
+  const [r] = await tx<{ rows: R[] }[]>`
+    with pg as (
+      ${o.rows}
+        ${cur ? tx`and (created_at, id) < (${cur.ts}::text::timestamptz, ${cur.id}::uuid)` : tx``}
+      order by created_at desc, id desc
+      limit ${o.limit + 1}
+    ), audit as (
+      select private.write_data_access_audit(${t.id}, ${t.user.id}, ${o.action}, ${o.table}, null,
+               ${t.ip}, ${t.userAgent}, jsonb_build_object('count', least(count(*), ${o.limit})))
+      from pg
+    )
+    select (select count(*) from audit)::int as audited,
+           coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
+  await t.ready;
+  return page(r.rows, o.limit, (x) => ({ ts: x.created_at, id: x.id }));
+}
+
 export const pageQuery = {
   limit: z.coerce.number().int().min(1).max(100).default(50)
     .openapi({ param: { name: "limit", in: "query" }, example: 50, description: "Page size, 1..100 (default 50)" }),

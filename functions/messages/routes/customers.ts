@@ -9,7 +9,7 @@ import {
 } from "../../../shared/messaging/index.ts";
 import { openFor, requireMfa, sealFor, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import {
-  decodeCursor, DistributorHeaders, ErrorBody, errorResponses, inTenant, json, page, pageQuery, parseOrInvalid, parseQuery, pathId,
+  auditedPage, DistributorHeaders, ErrorBody, errorResponses, inTenant, json, pageQuery, parseOrInvalid, parseQuery, pathId,
   readBody, register, type RouteContext,
 } from "./context.ts";
 
@@ -128,25 +128,11 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
   }), auth, async (c) => {
     const result = await inTenant(deps, c, "customers.read", async (tx, t) => {
       const q = parseQuery(z.object(pageQuery), c);
-      const cur = decodeCursor(q.cursor);
-      if (cur && cur.ts === null) throw new ApiError("invalid_request", {}, "cursor malformed");
-      const [r] = await tx<{ rows: CustomerRow[] }[]>`
-        with pg as (
-          select id, contact_encrypted, contact_iv, key_version, tags, notes, created_at
-          from public.customers
-          where distributor_id = ${t.id}
-            ${cur ? tx`and (created_at, id) < (${cur.ts}::text::timestamptz, ${cur.id}::uuid)` : tx``}
-          order by created_at desc, id desc
-          limit ${q.limit + 1}
-        ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'customers.read', 'customers', null,
-                   ${t.ip}, ${t.userAgent}, jsonb_build_object('count', least(count(*), ${q.limit})))
-          from pg
-        )
-        select (select count(*) from audit)::int as audited,
-               coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
-      await t.ready;
-      const p = page(r.rows, q.limit, (x) => ({ ts: x.created_at, id: x.id }));
+      const p = await auditedPage<CustomerRow>(tx, t, {
+        rows: tx`select id, contact_encrypted, contact_iv, key_version, tags, notes, created_at
+                 from public.customers where distributor_id = ${t.id}`,
+        cursor: q.cursor, limit: q.limit, action: "customers.read", table: "customers",
+      });
       const keys = await deps.tenantKeys.get(t.id, tx);
       const customers = await Promise.all(p.items.map((x) => toCustomer(keys, x)));
       return { customers: customers.map(listItem), next_cursor: p.next_cursor };

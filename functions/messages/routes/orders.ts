@@ -5,7 +5,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, type Router } from "../../../shared/http/index.ts";
 import { openFor, sealFor, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import {
-  decodeCursor, DistributorHeaders, ErrorBody, errorResponses, inTenant, json, page, pageQuery, parseOrInvalid, parseQuery,
+  auditedPage, DistributorHeaders, ErrorBody, errorResponses, inTenant, json, pageQuery, parseOrInvalid, parseQuery,
   pathId, readBody, register, type RouteContext,
 } from "./context.ts";
 
@@ -103,27 +103,12 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
   }), auth, async (c) => {
     const result = await inTenant(deps, c, "orders.read", async (tx, t) => {
       const q = parseQuery(OrderQuery, c);
-      const cur = decodeCursor(q.cursor);
-      if (cur && cur.ts === null) throw new ApiError("invalid_request", {}, "cursor malformed");
-      const [r] = await tx<{ rows: OrderRow[] }[]>`
-        with pg as (
-          select id, customer_id, conversation_id, status, items, total::text as total,
-                 notes_encrypted, notes_iv, key_version, created_at, confirmed_at
-          from public.orders
-          where distributor_id = ${t.id}
-            ${q.status ? tx`and status = ${q.status}` : tx``}
-            ${cur ? tx`and (created_at, id) < (${cur.ts}::text::timestamptz, ${cur.id}::uuid)` : tx``}
-          order by created_at desc, id desc
-          limit ${q.limit + 1}
-        ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'orders.read', 'orders', null,
-                   ${t.ip}, ${t.userAgent}, jsonb_build_object('count', least(count(*), ${q.limit})))
-          from pg
-        )
-        select (select count(*) from audit)::int as audited,
-               coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
-      await t.ready;
-      const p = page(r.rows, q.limit, (x) => ({ ts: x.created_at, id: x.id }));
+      const p = await auditedPage<OrderRow>(tx, t, {
+        rows: tx`select id, customer_id, conversation_id, status, items, total::text as total,
+                        notes_encrypted, notes_iv, key_version, created_at, confirmed_at
+                 from public.orders where distributor_id = ${t.id} ${q.status ? tx`and status = ${q.status}` : tx``}`,
+        cursor: q.cursor, limit: q.limit, action: "orders.read", table: "orders",
+      });
       const keys = needsKeys(p.items) ? await deps.tenantKeys.get(t.id, tx) : null;
       return { orders: await Promise.all(p.items.map((x) => toOrder(keys, x))), next_cursor: p.next_cursor };
     });
