@@ -2,7 +2,7 @@
 // algorithm confusion, and the requireUser middleware.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from "jose";
@@ -280,5 +280,21 @@ describe("requireUser middleware", () => {
     expect(await res.text()).not.toContain(token.split(".")[2]);
     expect(logs.join("\n")).not.toContain(token.split(".")[2]);
     expect(logs.some((l) => JSON.parse(l).event === "auth.rejected")).toBe(true);
+  });
+});
+
+describe("verified-token cache", () => {
+  it("serves a repeated token from the cache but still rejects it once it has expired", async () => {
+    const verify = createTokenVerifier({ jwtSecret: SECRET, audience: "authenticated" });
+    const token = await hs256({ exp: now() + 60 });
+    const first = await verify(token);
+    expect(await verify(token)).toBe(first); // the same object: served from the cache
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 120_000);
+      expect(await rejection(verify, token)).toBeTruthy();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
