@@ -195,24 +195,34 @@ describe("manage-user-secrets contract", () => {
     const limitedApp = createApp(limited);
     try {
       const u = await newUser(sql);
-      const other = await newUser(sql);
-      const call = (t: string) => limitedApp.request(`${BASE}?action=list`, { headers: bearer(t) });
+      // One budget per user across actions (get takes the one-statement path, the others withUser).
+      const requests = [
+        () => limitedApp.request(`${BASE}?action=save`, { method: "POST", headers: bearer(u.token, { "content-type": "application/json" }), body: JSON.stringify({ serviceName: "openai_api_key_encrypted", value: "sk-limited" }) }),
+        ...["get", "list", "has", "get", "get"].map((action) => () =>
+          limitedApp.request(`${BASE}?action=${action}&serviceName=openai_api_key_encrypted`, { headers: bearer(u.token) })),
+      ];
       // Stay inside one window: wait if we are within 3 s of a minute boundary.
       const s = new Date().getSeconds();
       if (s > 56) await new Promise((r) => setTimeout(r, (61 - s) * 1000));
       const statuses: number[] = [];
       let last: Response | undefined;
-      for (let i = 0; i < 6; i++) {
-        last = await call(u.token);
+      for (const [i, request] of requests.entries()) {
+        last = await request();
         statuses.push(last.status);
         if (i === 4) expect(last.headers.get("RateLimit-Remaining")).toBe("0");
+        if (i === 1) expect(last.headers.get("RateLimit-Remaining")).toBe("3");
       }
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
       expect(last!.headers.get("Retry-After")).toMatch(/^\d+$/);
       expect(Number(last!.headers.get("Retry-After"))).toBeGreaterThan(0);
       expect(last!.headers.get("RateLimit-Limit")).toBe("5");
       expect((await last!.json()).error).toBe("Too many requests");
-      expect((await call(other.token)).status).toBe(200); // per user
+      // The refused get did nothing: the audited reads are get, has and get only.
+      const [{ reads }] = await sql`select count(*)::int as reads from public.secret_audit_logs
+        where user_id = ${u.id} and operation = 'read' and service_name = 'openai_api_key_encrypted' and success`;
+      expect(reads).toBe(3); // get, has, get
+      const other = await newUser(sql);
+      expect((await limitedApp.request(`${BASE}?action=list`, { headers: bearer(other.token) })).status).toBe(200); // per user
     } finally {
       await limited.db.end();
     }

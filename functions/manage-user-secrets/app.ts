@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requireUser } from "../../shared/auth/index.ts";
 import { writeSecretAudit, type SecretOperation } from "../../shared/audit/index.ts";
-import { rateLimitHeaders, type RunOptions, type Tx } from "../../shared/db/index.ts";
+import { rateLimitHeaders, type RateLimitColumn, type StatementOptions, type Tx } from "../../shared/db/index.ts";
 import { ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, userAgent, type AppEnv } from "../../shared/http/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import {
@@ -45,7 +45,7 @@ export function createApp(deps: Deps) {
   const auth = requireUser(deps.verifyToken, logger);
   const api = createRouter();
 
-  const runOptions = (c: Ctx): RunOptions => ({
+  const runOptions = (c: Ctx): StatementOptions => ({
     rateLimit: { key: `secrets:${c.get("user").id}`, limit: config.SECRETS_RATE_LIMIT_PER_MINUTE, windowSeconds: 60 },
     onRateLimit: (s) => c.set("rateLimitHeaders", rateLimitHeaders(s)),
   });
@@ -57,9 +57,12 @@ export function createApp(deps: Deps) {
       });
 
   /** Run one operation as the user; on failure, record it in its own transaction and rethrow. */
-  async function operation<T>(c: Ctx, serviceName: string | null, op: SecretOperation, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const operation = <T>(c: Ctx, serviceName: string | null, op: SecretOperation, fn: (tx: Tx) => Promise<T>): Promise<T> =>
+    audited(c, serviceName, op, () => db.withUser(c.get("user"), fn, runOptions(c)));
+
+  async function audited<T>(c: Ctx, serviceName: string | null, op: SecretOperation, run: () => Promise<T>): Promise<T> {
     try {
-      return await db.withUser(c.get("user"), fn, runOptions(c));
+      return await run();
     } catch (err) {
       if (err instanceof ApiError && err.code === "rate_limited") throw err;
       const message = err instanceof ApiError ? errorCatalog[err.code].message : "Internal server error";
@@ -134,14 +137,12 @@ export function createApp(deps: Deps) {
         });
         return respond(c, { exists });
       }
-      const value = await operation(c, serviceName, "read", async (tx) => {
-        const [row] = await tx<StoredSecret[]>`
-          with s as (
-            update public.user_secrets set last_used_at = now()
-            where user_id = ${uid} and service_name = ${serviceName} and is_active
-            returning encrypted_value, initialization_vector, key_version, aad_bound)
-          select s.*, private.write_secret_audit(${uid}, ${serviceName}, 'read', ${clientIp(c)}, ${userAgent(c)}, true, null)
-          from s`;
+      // The hot path (every AI call of a frontend reads a key): one statement, see db.asUser.
+      // A row that then fails to decrypt keeps its read audit row and gets a failure row too.
+      const value = await audited(c, serviceName, "read", async () => {
+        const [row] = await db.asUser(c.get("user"), (sql, request) =>
+          sql<(StoredSecret & RateLimitColumn)[]>`select * from private.read_user_secret(
+            ${request}, ${serviceName}, ${clientIp(c)}, ${userAgent(c)})`, runOptions(c));
         if (!row) throw new ApiError("secret_not_found");
         try {
           return await openSecret(keyring, row, uid, serviceName);

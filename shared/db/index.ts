@@ -3,6 +3,11 @@
 // withUser pipelines its set-up on one reserved connection: BEGIN, then one statement that
 // sets role + claims (and takes a rate-limit hit), then the caller's statements, all written
 // before the first reply is read; the common case costs two round trips (that batch, COMMIT).
+//
+// asUser is the hot-path alternative: one statement calling a private.* function that takes the
+// rate-limit hit and switches role + claims itself (private.begin_user_request), so the
+// statement's implicit transaction is the request's transaction. One statement needs no reserved
+// connection: concurrent requests share the pool's pipelined connections.
 import postgres from "postgres";
 import type { JWTPayload } from "jose";
 import { ApiError } from "../http/errors.ts";
@@ -46,9 +51,32 @@ export interface RunOptions {
   onRateLimit?: (state: RateLimitState) => void;
 }
 
+/** What the limiter's SQL reports for an allowed request. */
+type RateLimitHit = { hits: number; reset: number } | null | undefined;
+
+/** The column every one-statement function returns beside its own: the limiter's state. */
+export interface RateLimitColumn {
+  rate_limit: RateLimitHit;
+}
+
+/** Options of asUser: per-tenant (memberOf) limits need withUser. */
+export interface StatementOptions extends RunOptions {
+  rateLimit?: Omit<RateLimitRule, "memberOf">;
+}
+
 export interface Db {
   sql: Sql;
   withUser<T>(user: UserContext, fn: (tx: Tx) => Promise<T>, opts?: RunOptions): Promise<T>;
+  /**
+   * Run one statement as the user. `build` gets the pool and the request argument (claims and
+   * rate-limit rule, a jsonb parameter) to pass as the first argument of a function that starts with
+   * private.begin_user_request; the rows must carry its `rate_limit` column.
+   */
+  asUser<R extends RateLimitColumn>(
+    user: UserContext,
+    build: (sql: Sql, request: postgres.Parameter) => Promise<R[]>,
+    opts?: StatementOptions,
+  ): Promise<R[]>;
   withService<T>(fn: (tx: Tx) => Promise<T>, opts?: RunOptions): Promise<T>;
   end(): Promise<void>;
 }
@@ -72,6 +100,12 @@ function rateLimitError(err: unknown, rule: RateLimitRule): ApiError | null {
     "Retry-After": String(retry),
     ...rateLimitHeaders({ limit: rule.limit, remaining: 0, reset: retry }),
   });
+}
+
+function reportRateLimit(o: RunOptions, hit: RateLimitHit): void {
+  if (o.rateLimit && hit && o.onRateLimit) {
+    o.onRateLimit({ limit: o.rateLimit.limit, remaining: o.rateLimit.limit - hit.hits, reset: hit.reset });
+  }
 }
 
 /** postgres.js connection errors, server shutdown (57P0x) and socket errors. */
@@ -105,9 +139,9 @@ export function createDb(opts: DbOptions): Db {
     // Written in this order on one connection before any reply is read; replies come back in order.
     const begin = conn`begin`.execute();
     const setup = (claims
-      ? conn<{ rl: { hits: number; reset: number } | null }[]>`select set_config('role', 'authenticated', true),
+      ? conn<{ rl: RateLimitHit }[]>`select set_config('role', 'authenticated', true),
           set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), ${limit}`
-      : conn<{ rl: { hits: number; reset: number } | null }[]>`select ${limit}`).execute();
+      : conn<{ rl: RateLimitHit }[]>`select ${limit}`).execute();
     const ready = Promise.all([begin, setup]);
     ready.catch(() => {}); // observed below; avoid an unhandled rejection meanwhile
     try {
@@ -120,9 +154,7 @@ export function createDb(opts: DbOptions): Db {
       }
       const [, [state]] = await ready;
       await conn`commit`;
-      if (rule && state?.rl && o.onRateLimit) {
-        o.onRateLimit({ limit: rule.limit, remaining: rule.limit - state.rl.hits, reset: state.rl.reset });
-      }
+      reportRateLimit(o, state?.rl);
       return result;
     } catch (err) {
       // A lost connection has no transaction left to roll back, and postgres.js crashes on a
@@ -137,9 +169,29 @@ export function createDb(opts: DbOptions): Db {
     }
   }
 
+  async function asUser<R extends RateLimitColumn>(
+    user: UserContext,
+    build: (sql: Sql, request: postgres.Parameter) => Promise<R[]>,
+    o: StatementOptions = {},
+  ): Promise<R[]> {
+    const rule = o.rateLimit;
+    const request = sql.json({
+      claims: { ...user.claims, sub: user.id } as postgres.JSONValue,
+      rateLimit: rule ? { key: rule.key, limit: rule.limit, windowSeconds: rule.windowSeconds } : null,
+    });
+    try {
+      const rows = await build(sql, request);
+      reportRateLimit(o, rows[0]?.rate_limit);
+      return rows;
+    } catch (err) {
+      throw (rule && rateLimitError(err, rule)) || err;
+    }
+  }
+
   return {
     sql,
     withUser: (user, fn, o) => run({ ...user.claims, sub: user.id }, fn, o),
+    asUser,
     withService: (fn, o) => run(null, fn, o),
     end: () => sql.end({ timeout: 5 }),
   };

@@ -2,7 +2,8 @@
 // claims, errors roll back, and nothing (role, claims) leaks onto the pooled connection.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import postgres from "postgres";
-import { createDb, type Db } from "../../shared/db/index.ts";
+import { createDb, type Db, type RateLimitState, type StatementOptions, type UserContext } from "../../shared/db/index.ts";
+import { ApiError } from "../../shared/http/errors.ts";
 
 const SCHEMA = "unit_db_scratch";
 let db: Db;
@@ -21,7 +22,17 @@ beforeAll(async () => {
     grant usage on schema ${SCHEMA} to authenticated;
     create table ${SCHEMA}.notes (id serial primary key, owner uuid, body text not null);
     grant select, insert on ${SCHEMA}.notes to authenticated;
-    grant usage on sequence ${SCHEMA}.notes_id_seq to authenticated;`);
+    grant usage on sequence ${SCHEMA}.notes_id_seq to authenticated;
+    -- A one-statement request function, shaped like private.read_user_secret.
+    create function ${SCHEMA}.whoami(p_request jsonb, p_note text, p_fail boolean)
+    returns table (cu text, uid uuid, rate_limit jsonb) language plpgsql as $$
+    declare v_rate jsonb := private.begin_user_request(p_request);
+    begin
+      if p_note is not null then insert into ${SCHEMA}.notes (owner, body) values (auth.uid(), p_note); end if;
+      if p_fail then perform 1 / 0; end if;
+      cu := current_user; uid := auth.uid(); rate_limit := v_rate;
+      return next;
+    end $$;`);
   [{ current_user: loginRole }] = await admin`select current_user`;
   db = createDb({ url: inject("databaseUrl"), max: 3 });
   oneConn = createDb({ url: inject("databaseUrl"), max: 1 }); // every call reuses one connection
@@ -141,5 +152,59 @@ describe("no state leaks onto the pooled connection", () => {
       }).catch(() => "failed");
       expect(r).toBe(fail ? "failed" : i);
     }
+  });
+});
+
+describe("asUser (one statement)", () => {
+  type Who = { cu: string; uid: string; rate_limit: { hits: number; reset: number } | null };
+  const whoami = (d: Db, user: UserContext, opts: StatementOptions = {}, note: string | null = null, fail = false) =>
+    d.asUser<Who>(user, (sql, request) => sql<Who[]>`select * from ${sql(SCHEMA)}.whoami(${request}, ${note}, ${fail})`, opts);
+
+  it("runs as role authenticated with the user's claims and reports the limiter's state", async () => {
+    const key = `unit:${crypto.randomUUID()}`;
+    const states: RateLimitState[] = [];
+    const [row] = await whoami(db, userA, { rateLimit: { key, limit: 5, windowSeconds: 60 }, onRateLimit: (s: RateLimitState) => states.push(s) });
+    expect(row.cu).toBe("authenticated");
+    expect(row.uid).toBe(userA.id);
+    expect(states).toHaveLength(1);
+    expect(states[0]).toMatchObject({ limit: 5, remaining: 4 });
+  });
+
+  it("over the limit: 429 with Retry-After, nothing done, and the counter stays at the limit", async () => {
+    const key = `unit:${crypto.randomUUID()}`;
+    const rule = { rateLimit: { key, limit: 2, windowSeconds: 60 } };
+    await whoami(db, userA, rule);
+    await whoami(db, userA, rule);
+    const err = await whoami(db, userA, rule, "over the limit").catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.code).toBe("rate_limited");
+    expect(Number(err.headers["Retry-After"])).toBeGreaterThan(0);
+    const [{ hits }] = await admin`select hits from private.rate_limits where key = ${key}`;
+    expect(hits).toBe(2);
+    const [{ n }] = await admin`select count(*)::int as n from ${admin(SCHEMA)}.notes where body = 'over the limit'`;
+    expect(n).toBe(0);
+  });
+
+  it("an error inside the statement rolls back its writes", async () => {
+    const err = await whoami(db, userA, {}, "rolled back", true).catch((e) => e);
+    expect(err.code).toBe("22012");
+    const [{ n }] = await admin`select count(*)::int as n from ${admin(SCHEMA)}.notes where body = 'rolled back'`;
+    expect(n).toBe(0);
+    await whoami(db, userA, {}, "kept");
+    const [{ owner }] = await admin`select owner from ${admin(SCHEMA)}.notes where body = 'kept'`;
+    expect(owner).toBe(userA.id);
+  });
+
+  it("pipelined with other queries on one connection, the role and claims never leak", async () => {
+    const plain = () => oneConn.sql`select current_user as cu, coalesce(current_setting('request.jwt.claims', true), '') as claims`;
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      i % 2 === 0 ? whoami(oneConn, i % 4 === 0 ? userA : userB).then(([r]) => r) : plain().then(([r]) => r)));
+    results.forEach((r, i) => {
+      if (i % 2 === 0) {
+        expect(r).toMatchObject({ cu: "authenticated", uid: i % 4 === 0 ? userA.id : userB.id });
+      } else {
+        expect(r).toEqual({ cu: loginRole, claims: "" });
+      }
+    });
   });
 });

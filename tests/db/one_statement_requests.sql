@@ -1,0 +1,77 @@
+-- The one-statement request functions (private.begin_user_request, private.read_user_secret):
+-- only the server's login role may call them, and inside them RLS decides as the user named
+-- by the claims. Run with tests/db/run-pgtap.ts (pg_prove), in one rolled-back transaction.
+begin;
+select plan(25);
+
+insert into auth.users (id, email) values
+  ('a1000000-0000-4000-8000-00000000a11c', 'alice-one@pgtap.test'),
+  ('b1000000-0000-4000-8000-000000000b0b', 'bob-one@pgtap.test');
+insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector, key_version, aad_bound) values
+  ('a1000000-0000-4000-8000-00000000a11c', 'openai_api_key_encrypted', 'alice-ct', 'alice-iv', 1, true),
+  ('b1000000-0000-4000-8000-000000000b0b', 'openai_api_key_encrypted', 'bob-ct', 'bob-iv', 1, true),
+  ('b1000000-0000-4000-8000-000000000b0b', 'gemini_api_key_encrypted', 'bob-old-ct', 'bob-old-iv', 1, true);
+update public.user_secrets set is_active = false where encrypted_value = 'bob-old-ct';
+
+-- ---------------------------------------------------------------- nobody but the login role
+select ok(not has_function_privilege(r, 'private.begin_user_request(jsonb)', 'execute'), r || ' cannot execute begin_user_request')
+  from unnest(array['anon', 'authenticated', 'service_role']) r;
+select ok(not has_function_privilege(r, 'private.read_user_secret(jsonb, text, inet, text)', 'execute'), r || ' cannot execute read_user_secret')
+  from unnest(array['anon', 'authenticated', 'service_role']) r;
+select ok(not has_function_privilege(r, 'private.rate_limit_hit(text, integer, integer)', 'execute'), r || ' cannot execute rate_limit_hit')
+  from unnest(array['anon', 'authenticated', 'service_role']) r;
+select ok(not has_function_privilege(r, 'private.insert_secret_audit(uuid, text, text, inet, text, boolean, text)', 'execute'),
+  r || ' cannot execute insert_secret_audit') from unnest(array['anon', 'authenticated', 'service_role']) r;
+
+set local role authenticated;
+set local request.jwt.claims to '{"sub":"b1000000-0000-4000-8000-000000000b0b","role":"authenticated"}';
+select throws_ok(
+  $$select * from private.read_user_secret('{"claims":{"sub":"a1000000-0000-4000-8000-00000000a11c"}}', 'openai_api_key_encrypted', null, null)$$,
+  '42501', null, 'a user cannot call read_user_secret with forged claims');
+reset role;
+
+-- ---------------------------------------------------------------- as the login role
+select results_eq(
+  $$select encrypted_value, initialization_vector from private.read_user_secret(
+      '{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b","role":"authenticated"}}', 'openai_api_key_encrypted', '203.0.113.9', 'bob-agent')$$,
+  $$values ('bob-ct'::text, 'bob-iv'::text)$$,
+  'read_user_secret returns the claimed user''s own secret');
+select is(current_user::text, 'postgres', 'the statement leaves the session acting as the login role again');
+select is((select count(*)::int from public.secret_audit_logs where user_id = 'b1000000-0000-4000-8000-000000000b0b'
+             and operation = 'read' and success and user_agent = 'bob-agent' and host(ip_address) = '203.0.113.9'), 1,
+  'a successful read writes one audit row with ip and user agent');
+select isnt((select last_used_at from public.user_secrets where encrypted_value = 'bob-ct'), null, 'a read sets last_used_at');
+select is_empty(
+  $$select * from private.read_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'gemini_api_key_encrypted', null, null)$$,
+  'a soft-deleted secret is not returned');
+select is_empty(
+  $$select * from private.read_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'mistral_api_key_encrypted', null, null)$$,
+  'an absent secret returns no row');
+select is((select count(*)::int from public.secret_audit_logs where user_id = 'b1000000-0000-4000-8000-000000000b0b'), 1,
+  'reads that found nothing wrote no success row (the server audits the failure)');
+
+-- The user work runs as authenticated under RLS, not as the login role: without the grant it
+-- is refused, and with a policy that admits nothing it finds nothing.
+revoke update on public.user_secrets from authenticated;
+select throws_ok(
+  $$select * from private.read_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'openai_api_key_encrypted', null, null)$$,
+  '42501', null, 'the read runs as authenticated (refused without its UPDATE grant)');
+grant update on public.user_secrets to authenticated;
+alter policy "Users can update their own secrets" on public.user_secrets using (false);
+select is_empty(
+  $$select * from private.read_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'openai_api_key_encrypted', null, null)$$,
+  'the read is subject to the row-level policy');
+alter policy "Users can update their own secrets" on public.user_secrets using ((select auth.uid()) = user_id);
+
+-- With another user's subject, only that user's secret is reachable.
+select results_eq(
+  $$select encrypted_value from private.read_user_secret('{"claims":{"sub":"a1000000-0000-4000-8000-00000000a11c"}}', 'openai_api_key_encrypted', null, null)$$,
+  $$values ('alice-ct'::text)$$, 'Alice''s claims reach only Alice''s secret');
+select is((select count(*)::int from public.secret_audit_logs where user_id = 'a1000000-0000-4000-8000-00000000a11c'), 1,
+  'Alice''s read is audited under Alice');
+select throws_ok(
+  $$select * from private.read_user_secret('{"claims":{"role":"authenticated"}}', 'openai_api_key_encrypted', null, null)$$,
+  '22023', null, 'claims without a subject are refused');
+
+select * from finish();
+rollback;
