@@ -26,7 +26,7 @@ export async function startBenchStack(extraEnv: Record<string, string> = {}): Pr
     SECRET_MASTER_KEY: randomBytes(32).toString("hex"),
     WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString("hex"),
     WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
-    DB_POOL_MAX: db.kind === "pglite" ? "1" : "10",
+    ...(db.kind === "pglite" ? { DB_POOL_MAX: "1" } : {}), // otherwise the server's default
     LOG_LEVEL: "warn",
     PORT: String(port),
     ...extraEnv,

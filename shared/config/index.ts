@@ -23,7 +23,7 @@ const previousKeys = z.string().transform((v, ctx) => {
 export const configSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   SUPABASE_DB_URL: z.string().url().optional(),
-  DB_POOL_MAX: int(1, 100).default(10),
+  DB_POOL_MAX: int(1, 100).default(4),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(10_000),
   DB_PREPARE: bool.default(true),
 

@@ -109,7 +109,7 @@ describe("loadConfig failures", () => {
 describe("loadConfig values", () => {
   it("applies defaults", () => {
     const c = loadConfig(base());
-    expect(c.DB_POOL_MAX).toBe(10);
+    expect(c.DB_POOL_MAX).toBe(4);
     expect(c.DB_STATEMENT_TIMEOUT_MS).toBe(10_000);
     expect(c.DB_PREPARE).toBe(true);
     expect(c.JWT_AUDIENCE).toBe("authenticated");
