@@ -3,6 +3,7 @@
 import { execFileSync } from "node:child_process";
 import postgres from "postgres";
 import { startBenchStack } from "./lib/bench-stack.ts";
+import { exitOnSignals } from "./db/server.ts";
 import { root } from "./lib/deno.ts";
 import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
 import { createKeyring } from "../shared/crypto/index.ts";
@@ -22,6 +23,7 @@ function load(spec: Record<string, unknown>): LoadResult {
 }
 
 async function main() {
+  exitOnSignals();
   const stack = await startBenchStack({
     SECRETS_RATE_LIMIT_PER_MINUTE: "1000000",
     MESSAGES_RATE_LIMIT_PER_MINUTE: "1000000",

@@ -45,6 +45,11 @@ function runAsPostgres(cmd: string, args: string[]): void {
   if (res.status !== 0) throw new Error(`${cmd} failed: ${res.stderr || res.stdout}`);
 }
 
+/** Turn SIGINT/SIGTERM into a normal exit, so the 'exit' clean-ups of the servers run. */
+export function exitOnSignals(): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+}
+
 export async function startRealPostgres(): Promise<DatabaseServer | null> {
   const bin = findPgBin();
   if (!bin) return null;
@@ -64,14 +69,21 @@ export async function startRealPostgres(): Promise<DatabaseServer | null> {
   }
   const pgctl = (action: string) =>
     runAsPostgres(join(bin, "pg_ctl"), ["-D", data, "-o", opts, "-l", join(dir, "log"), "-w", "-m", "immediate", action]);
+  // Synchronous, so it also runs from an 'exit' handler: a run that ends without calling stop()
+  // (an error, Ctrl-C through exitOnSignals) leaves no cluster behind.
+  const stopNow = () => {
+    process.off("exit", stopNow);
+    try { pgctl("stop"); } catch { /* already stopped */ }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on("exit", stopNow);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     kind: "postgres",
     pause: () => pgctl("stop"),
     resume: () => pgctl("start"),
     async stop() {
-      try { pgctl("stop"); } catch { /* already stopped */ }
-      rmSync(dir, { recursive: true, force: true });
+      stopNow();
     },
   };
 }

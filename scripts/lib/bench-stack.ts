@@ -32,9 +32,12 @@ export async function startBenchStack(extraEnv: Record<string, string> = {}): Pr
     ...extraEnv,
   };
   const server = startDenoServer(env, "pipe");
+  const killServer = () => server.kill("SIGTERM");
+  process.on("exit", killServer); // also when the run ends without stop()
   const origin = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    server.kill("SIGTERM");
+    process.off("exit", killServer);
+    killServer();
     await db.stop();
   };
   try {
