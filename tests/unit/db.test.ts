@@ -196,9 +196,13 @@ describe("asUser (one statement)", () => {
   });
 
   it("pipelined with other queries on one connection, the role and claims never leak", async () => {
-    const plain = () => oneConn.sql`select current_user as cu, coalesce(current_setting('request.jwt.claims', true), '') as claims`;
+    // execute() hands each query to the connection at once, so the order on the wire is exactly
+    // the order below: every plain query sits right behind a one-statement request.
+    const plain = () => oneConn.sql`select current_user as cu, coalesce(current_setting('request.jwt.claims', true), '') as claims`.execute();
+    const asUserNow = (user: UserContext) =>
+      oneConn.asUser<Who>(user, (sql, request) => sql<Who[]>`select * from ${sql(SCHEMA)}.whoami(${request}, null, false)`.execute());
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      i % 2 === 0 ? whoami(oneConn, i % 4 === 0 ? userA : userB).then(([r]) => r) : plain().then(([r]) => r)));
+      i % 2 === 0 ? asUserNow(i % 4 === 0 ? userA : userB).then(([r]) => r) : plain().then(([r]) => r)));
     results.forEach((r, i) => {
       if (i % 2 === 0) {
         expect(r).toMatchObject({ cu: "authenticated", uid: i % 4 === 0 ? userA.id : userB.id });
