@@ -3,9 +3,10 @@
 -- db.withUser runs a request as BEGIN; role + claims + rate-limit hit; the caller's statements;
 -- COMMIT on a connection reserved for it. A hot path can instead be one call of a function
 -- that starts with private.begin_user_request and returns to the login role (set role none)
--- for the trusted writes that record the user work: the statement's own implicit transaction is the request's transaction, RLS decides the user
--- work exactly as under PostgREST (role authenticated, request.jwt.claims), and one statement
--- needs no reserved connection, so many requests share a pooled connection's pipeline.
+-- for the trusted writes that record the user work. The statement's own implicit transaction
+-- is the request's transaction, RLS decides the user work exactly as under PostgREST (role
+-- authenticated, request.jwt.claims), and one statement needs no reserved connection, so many
+-- requests share a pooled connection's pipeline.
 --
 -- These functions are security invoker and NOT executable by anon, authenticated or
 -- service_role: they set request.jwt.claims from their argument, so only the server's login

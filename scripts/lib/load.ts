@@ -6,7 +6,6 @@ interface LoadSpec {
   url: string;
   connections: number;
   durationSeconds: number;
-  method?: "GET" | "POST";
   /** One header set per virtual user: connection i sends every request as headerSets[i % n]. */
   headerSets: Record<string, string>[];
 }
@@ -17,7 +16,6 @@ const result = await autocannon({
   url: spec.url,
   connections: spec.connections,
   duration: spec.durationSeconds,
-  method: spec.method ?? "GET",
   // A user's requests follow each other on their connection, like a frontend awaiting each
   // call; autocannon then reuses one prebuilt request per connection.
   setupClient: (client) => client.setHeaders(spec.headerSets[nextClient++ % spec.headerSets.length]),

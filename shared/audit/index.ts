@@ -1,6 +1,7 @@
 // The one writer of audit rows. Callers pass the transaction of the operation being recorded,
 // so the audit row commits or rolls back with it. Rows go through a security-definer function
-// in the private schema: users never hold INSERT on audit tables.
+// in the private schema: users never hold INSERT on audit tables. (In SQL, secret_audit_logs has
+// one insert, private.insert_secret_audit, which one-statement functions call directly.)
 import type { Tx } from "../db/index.ts";
 
 export type SecretOperation = "create" | "read" | "update" | "delete" | "invalid";
