@@ -8,7 +8,7 @@ import { prepareDatabase } from "./db/migrate.ts";
 import { startPglite, type DatabaseServer } from "./db/server.ts";
 import { ensureDevSecrets, loadLocalEnv } from "./lib/env.ts";
 import { root, startDenoServer, waitForHttp } from "./lib/deno.ts";
-import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
+import { createSession, ensureUser, signDevToken } from "./lib/dev-tokens.ts";
 import { loadConfig } from "../shared/config/index.ts";
 
 const DEV_USER = "00000000-0000-4000-8000-000000000001";
@@ -42,9 +42,11 @@ async function main() {
 
   const sql = postgres(env.DATABASE_URL, { max: 1, onnotice: () => {} });
   await ensureUser(sql, DEV_USER, "dev@example.com").catch(() => {});
+  // Supabase access tokens always name their auth.sessions row (session_id).
+  const sessionId = await createSession(sql, DEV_USER, { aal: "aal2", expiresInSeconds: 24 * 3600, userAgent: "npm start" }).catch(() => undefined);
   await sql.end();
   const token = await signDevToken(env.SUPABASE_JWT_SECRET ?? env.JWT_SECRET, {
-    sub: DEV_USER, email: "dev@example.com", aal: "aal2", expiresInSeconds: 24 * 3600,
+    sub: DEV_USER, email: "dev@example.com", aal: "aal2", expiresInSeconds: 24 * 3600, sessionId,
   });
 
   const child = startDenoServer(env);

@@ -56,6 +56,7 @@ describe("npm start with DATABASE_URL", () => {
       const until = Date.now() + 20_000;
       while (!dev.output().includes("TOKEN=") && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       const token = /TOKEN=(\S+)/.exec(dev.output())![1];
+      expect(decodeJwt(token).session_id).toMatch(/^[0-9a-f-]{36}$/);
       const res = await fetch(`http://127.0.0.1:${port}/functions/v1/manage-user-secrets?action=list`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ secrets: [] });
@@ -97,6 +98,20 @@ describe("npm run token", () => {
     expect(claims).toMatchObject({ sub, email: "t@example.com", role: "authenticated", aal: "aal2", aud: "authenticated", app_metadata: { role: "admin" } });
     const [user] = await admin`select email from auth.users where id = ${sub}`;
     expect(user.email).toBe("t@example.com");
+    // Like Supabase Auth: the token names an auth.sessions row of that user.
+    expect(claims.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    const [session] = await admin`select user_id, aal::text as aal, not_after > now() as live from auth.sessions where id = ${claims.session_id as string}`;
+    expect(session).toEqual({ user_id: sub, aal: "aal2", live: true });
+    // --no-session: no claim, no new row.
+    const bare = decodeJwt(execFileSync(tsx, [`${root}scripts/token.ts`, "--sub", sub, "--no-session"], { cwd: root, env, encoding: "utf8" }).trim().split("\n").pop()!);
+    expect(bare.session_id).toBeUndefined();
+    expect(bare.sub).toBe(sub);
+    const [{ n }] = await admin`select count(*)::int as n from auth.sessions where user_id = ${sub}`;
+    expect(n).toBe(1);
+    // Sessions go with their user (on delete cascade).
+    await admin`delete from auth.users where id = ${sub}`;
+    const [{ left }] = await admin`select count(*)::int as left from auth.sessions where id = ${claims.session_id as string}`;
+    expect(left).toBe(0);
     expect(() => execFileSync(tsx, [`${root}scripts/token.ts`, "--sub", "not-a-uuid"], { cwd: root, env, stdio: "pipe" })).toThrow();
   }, 60_000);
 });

@@ -10,6 +10,8 @@ export interface DevTokenOptions {
   aal?: "aal1" | "aal2";
   expiresInSeconds?: number;
   audience?: string;
+  /** auth.sessions id, sent as the `session_id` claim as Supabase Auth does (see createSession). */
+  sessionId?: string;
   extraClaims?: Record<string, unknown>;
 }
 
@@ -21,6 +23,8 @@ export async function signDevToken(secret: string, o: DevTokenOptions): Promise<
     aal: o.aal ?? "aal1",
     app_metadata: o.admin ? { provider: "email", role: "admin" } : { provider: "email" },
     user_metadata: {},
+    is_anonymous: false,
+    ...(o.sessionId ? { session_id: o.sessionId } : {}),
     ...o.extraClaims,
   })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -34,4 +38,19 @@ export async function signDevToken(secret: string, o: DevTokenOptions): Promise<
 /** Make sure auth.users has the user (local and test databases only). */
 export async function ensureUser(sql: postgres.Sql, id: string, email?: string): Promise<void> {
   await sql`insert into auth.users (id, email) values (${id}, ${email ?? null}) on conflict (id) do nothing`;
+}
+
+/**
+ * Create an auth.sessions row for the user (as a Supabase sign-in does) and return its id, to
+ * pass as `sessionId` to signDevToken. The user must exist (ensureUser).
+ */
+export async function createSession(
+  sql: postgres.Sql, userId: string, o: { aal?: "aal1" | "aal2"; expiresInSeconds?: number; userAgent?: string } = {},
+): Promise<string> {
+  const id = crypto.randomUUID();
+  const notAfter = new Date(Date.now() + (o.expiresInSeconds ?? 3600) * 1000);
+  await sql`
+    insert into auth.sessions (id, user_id, created_at, updated_at, aal, not_after, user_agent)
+    values (${id}, ${userId}, now(), now(), ${o.aal ?? "aal1"}, ${notAfter}, ${o.userAgent ?? "dev-token"})`;
+  return id;
 }
