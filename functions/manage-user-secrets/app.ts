@@ -1,19 +1,20 @@
 // manage-user-secrets: the seed's contract (?action=save|list|get|has|delete), kept for
 // existing frontends. Every operation, successful or not, leaves a secret_audit_logs row:
-// successes in the operation's own transaction, failures in a second one after rollback.
-import { createRoute, z } from "@hono/zod-openapi";
+// successes in the operation's own transaction, failures (after rollback) in a second one,
+// written by one middleware around every route.
+import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
 import { requireUser } from "../../shared/auth/index.ts";
 import { writeSecretAudit, type SecretOperation } from "../../shared/audit/index.ts";
 import { rateLimitHeaders, type RateLimitColumn, type StatementOptions, type Tx } from "../../shared/db/index.ts";
-import { ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, userAgent, type AppEnv } from "../../shared/http/index.ts";
+import {
+  ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, json, jsonBody, RESPONSE_HEADERS, route, userAgent, type AppEnv,
+} from "../../shared/http/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import {
   openSecret, sealSecret, secretValueSchema, SERVICE_NAMES, serviceNameSchema, type StoredSecret,
 } from "../../shared/secrets/index.ts";
 
-const ErrorBody = z.object({ error: z.string(), requestId: z.string() }).openapi("Error");
 const SecretMetadata = z.object({
   service_name: z.enum(SERVICE_NAMES),
   created_at: z.string(),
@@ -30,15 +31,13 @@ const GetQuery = z.object({
 const PostQuery = z.object({ action: z.enum(["save", "delete"]) });
 const PostBody = z.object({ serviceName: serviceNameSchema, value: secretValueSchema.optional() });
 
-const errors = {
-  400: { description: "Invalid request", content: { "application/json": { schema: ErrorBody } } },
-  401: { description: "Authentication required", content: { "application/json": { schema: ErrorBody } } },
-  404: { description: "Secret not found", content: { "application/json": { schema: ErrorBody } } },
-  429: { description: "Too many requests", content: { "application/json": { schema: ErrorBody } } },
-  500: { description: "Configuration or server error", content: { "application/json": { schema: ErrorBody } } },
-};
-
 type Ctx = Context<AppEnv>;
+
+/** The audited operation of a request, known before its input is judged. */
+function operationOf(c: Ctx): SecretOperation {
+  if (c.req.method === "GET") return "read";
+  return c.req.query("action") === "delete" ? "delete" : "update";
+}
 
 export function createApp(deps: Deps) {
   const { db, keyring, logger, config } = deps;
@@ -56,66 +55,54 @@ export function createApp(deps: Deps) {
         userId: c.get("user").id, serviceName, operation, ip: clientIp(c), userAgent: userAgent(c), success, error,
       });
 
-  /** Run one operation as the user; on failure, record it in its own transaction and rethrow. */
-  const operation = <T>(c: Ctx, serviceName: string | null, op: SecretOperation, fn: (tx: Tx) => Promise<T>): Promise<T> =>
-    audited(c, serviceName, op, () => db.withUser(c.get("user"), fn, runOptions(c)));
-
-  async function audited<T>(c: Ctx, serviceName: string | null, op: SecretOperation, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof ApiError && err.code === "rate_limited") throw err;
-      const message = err instanceof ApiError ? errorCatalog[err.code].message : "Internal server error";
-      await db.withUser(c.get("user"), audit(c, serviceName, op, false, message)).catch((auditErr) =>
-        logger.error("audit.write_failed", { requestId: c.get("requestId"), errorCode: String((auditErr as { code?: string }).code ?? "") })
-      );
-      throw err;
-    }
-  }
-
-  const invalid = async (c: Ctx, op: SecretOperation): Promise<never> => {
-    await operation(c, null, op, () => Promise.reject(new ApiError("invalid_request", {}, "validation failed")));
-    throw new Error("unreachable");
+  /** The service a request names, if it names a valid one (for the failure row). */
+  const serviceOf = async (c: Ctx): Promise<string | null> => {
+    let name: unknown = c.req.query("serviceName");
+    if (c.req.method === "POST") name = await c.req.json().then((b: { serviceName?: unknown }) => b?.serviceName, () => null);
+    return serviceNameSchema.safeParse(name).success ? (name as string) : null;
   };
 
-  // Bodies are checked by the route schemas' types at the call sites below; the cast only
-  // lifts Hono's per-route response typing, which cannot see through the action switch.
-  // Hono's JSON validator rejects a malformed body before our hook runs: audit it here.
-  const auditMalformedBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  /**
+   * After every authenticated request: a failure (validation included, rate limiting not) gets
+   * its secret_audit_logs row in its own transaction, since the operation's rolled back.
+   */
+  const auditFailures: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
-    if (c.error instanceof HTTPException && c.error.status === 400) {
-      await invalid(c, c.req.query("action") === "delete" ? "delete" : "update").catch(() => {});
-    }
+    const err = c.error;
+    if (!err || (err instanceof ApiError && err.code === "rate_limited")) return;
+    const message = err instanceof ApiError ? errorCatalog[err.code].message : "Internal server error";
+    await db.withUser(c.get("user"), audit(c, await serviceOf(c), operationOf(c), false, message)).catch((auditErr) =>
+      logger.error("audit.write_failed", { requestId: c.get("requestId"), errorCode: String((auditErr as { code?: string }).code ?? "") })
+    );
   };
+
+  /** Run one operation as the user, in one transaction with its rate-limit hit. */
+  const operation = <T>(c: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> => db.withUser(c.get("user"), fn, runOptions(c));
 
   const respond = <T extends object>(c: Ctx, body: T) => c.json(body, 200, c.get("rateLimitHeaders") ?? {}) as never;
+  const { "Retry-After": _, ...RESPONSE_HEADERS_200 } = RESPONSE_HEADERS;
+  const noStore = { "Cache-Control": { description: "no-store", schema: { type: "string" as const } } };
 
   api.openapi(
-    createRoute({
-      method: "get", path: "/", middleware: [auth] as const,
+    route({
+      method: "get", path: "/", middleware: [auth, auditFailures] as const, operationId: "readSecrets",
       summary: "List secret metadata, read one secret, or check that one exists",
+      description: "Call with GET (supabase-js: `functions.invoke('manage-user-secrets?action=list', { method: 'GET' })`).",
       request: { query: GetQuery },
+      errors: ["secret_not_found", "rate_limited"],
       responses: {
-        200: {
-          description: "list: {secrets}; get: {value}; has: {exists}",
-          content: {
-            "application/json": {
-              schema: z.union([
-                z.object({ secrets: z.array(SecretMetadata) }),
-                z.object({ value: z.string() }),
-                z.object({ exists: z.boolean() }),
-              ]),
-            },
-          },
-        },
-        ...errors,
+        200: json(z.union([
+          z.object({ secrets: z.array(SecretMetadata) }),
+          z.object({ value: z.string() }),
+          z.object({ exists: z.boolean() }),
+        ]), "list: {secrets}; get: {value}; has: {exists}", { ...RESPONSE_HEADERS_200, ...noStore }),
       },
     }),
     async (c) => {
       const { action, serviceName } = c.req.valid("query");
       const uid = c.get("user").id;
       if (action === "list") {
-        const secrets = await operation(c, null, "read", async (tx) => {
+        const secrets = await operation(c, async (tx) => {
           const [rows] = await Promise.all([
             tx`select service_name, created_at, updated_at, last_used_at, is_active, metadata
                from public.user_secrets where user_id = ${uid} and is_active order by service_name`,
@@ -125,9 +112,11 @@ export function createApp(deps: Deps) {
         });
         return respond(c, { secrets });
       }
-      if (!serviceName) return await invalid(c, "read");
+      if (!serviceName) {
+        throw new ApiError("invalid_request", {}, "serviceName missing", [{ in: "query", path: "serviceName", code: "missing" }]);
+      }
       if (action === "has") {
-        const exists = await operation(c, serviceName, "read", async (tx) => {
+        const exists = await operation(c, async (tx) => {
           const [[row]] = await Promise.all([
             tx<{ exists: boolean }[]>`select exists(select 1 from public.user_secrets
               where user_id = ${uid} and service_name = ${serviceName} and is_active) as exists`,
@@ -139,43 +128,38 @@ export function createApp(deps: Deps) {
       }
       // The hot path (every AI call of a frontend reads a key): one statement, see db.asUser.
       // A row that then fails to decrypt keeps its read audit row and gets a failure row too.
-      const value = await audited(c, serviceName, "read", async () => {
-        const [row] = await db.asUser(c.get("user"), (sql, request) =>
-          sql<(StoredSecret & RateLimitColumn)[]>`select * from private.read_user_secret(
-            ${request}, ${serviceName}, ${clientIp(c)}, ${userAgent(c)})`, runOptions(c));
-        if (!row) throw new ApiError("secret_not_found");
-        try {
-          return await openSecret(keyring, row, uid, serviceName);
-        } catch {
-          throw new ApiError("internal", {}, "stored secret did not decrypt");
-        }
-      });
+      const [row] = await db.asUser(c.get("user"), (sql, request) =>
+        sql<(StoredSecret & RateLimitColumn)[]>`select * from private.read_user_secret(
+          ${request}, ${serviceName}, ${clientIp(c)}, ${userAgent(c)})`, runOptions(c));
+      if (!row) throw new ApiError("secret_not_found");
+      let value: string;
+      try {
+        value = await openSecret(keyring, row, uid, serviceName);
+      } catch {
+        throw new ApiError("internal", {}, "stored secret did not decrypt");
+      }
       return respond(c, { value });
     },
-    (result, c) => (result.success ? undefined : invalid(c as Ctx, "read")),
   );
 
   api.openapi(
-    createRoute({
-      method: "post", path: "/", middleware: [auth, auditMalformedBody] as const,
+    route({
+      method: "post", path: "/", middleware: [auth, auditFailures] as const, operationId: "writeSecret",
       summary: "Save (upsert, re-activate) or soft-delete a secret",
-      request: {
-        query: PostQuery,
-        body: { required: true, content: { "application/json": { schema: PostBody } } },
-      },
-      responses: {
-        200: { description: "Done", content: { "application/json": { schema: z.object({ success: z.literal(true) }) } } },
-        ...errors,
-      },
+      request: { query: PostQuery, body: jsonBody(PostBody) },
+      errors: ["secret_not_found", "rate_limited"],
+      responses: { 200: json(z.object({ success: z.literal(true) }), "Done", RESPONSE_HEADERS_200) },
     }),
     async (c) => {
       const { action } = c.req.valid("query");
       const { serviceName, value } = c.req.valid("json");
       const uid = c.get("user").id;
       if (action === "save") {
-        if (value === undefined) return await invalid(c, "update");
+        if (value === undefined) {
+          throw new ApiError("invalid_request", {}, "value missing", [{ in: "body", path: "value", code: "missing" }]);
+        }
         const sealed = await sealSecret(keyring, uid, serviceName, value);
-        await operation(c, serviceName, "update", async (tx) => {
+        await operation(c, async (tx) => {
           const [row] = await tx`
             with up as (
               insert into public.user_secrets as s
@@ -192,7 +176,7 @@ export function createApp(deps: Deps) {
         });
         return respond(c, { success: true as const });
       }
-      await operation(c, serviceName, "delete", async (tx) => {
+      await operation(c, async (tx) => {
         const [row] = await tx`
           with d as (
             update public.user_secrets set is_active = false, updated_at = now()
@@ -203,7 +187,6 @@ export function createApp(deps: Deps) {
       });
       return respond(c, { success: true as const });
     },
-    (result, c) => (result.success ? undefined : invalid(c as Ctx, c.req.query("action") === "delete" ? "delete" : "update")),
   );
 
   return createFunctionApp(

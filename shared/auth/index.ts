@@ -5,6 +5,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload }
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../http/errors.ts";
 import type { Logger } from "../log/index.ts";
+import { isUuid } from "../uuid/index.ts";
 
 export interface AuthUser {
   id: string;
@@ -30,7 +31,6 @@ export interface VerifierOptions {
 export type TokenVerifier = (token: string) => Promise<AuthUser>;
 
 const ASYMMETRIC_ALGS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class TokenRejected extends Error {
   constructor(public readonly reason: string) {
@@ -105,7 +105,7 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
       if (err instanceof TokenRejected) throw err;
       throw new TokenRejected((err as { code?: string }).code ?? "invalid");
     }
-    if (typeof payload.sub !== "string" || !UUID.test(payload.sub)) throw new TokenRejected("sub missing");
+    if (typeof payload.sub !== "string" || !isUuid(payload.sub)) throw new TokenRejected("sub missing");
     if (typeof payload.exp !== "number") throw new TokenRejected("exp missing");
     const role = typeof payload.role === "string" ? payload.role : "authenticated";
     if (role === "anon") throw new TokenRejected("anon role");

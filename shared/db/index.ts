@@ -11,6 +11,7 @@
 import postgres from "postgres";
 import type { JWTPayload } from "jose";
 import { ApiError } from "../http/errors.ts";
+import { isUuid } from "../uuid/index.ts";
 
 export type Sql = postgres.Sql;
 /** A connection inside a transaction; tagged templates only. */
@@ -82,7 +83,6 @@ export interface Db {
 }
 
 const RATE_LIMITED = "P0429";
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function rateLimitHeaders(s: RateLimitState): Record<string, string> {
   return {
@@ -131,7 +131,7 @@ export function createDb(opts: DbOptions): Db {
     const limit = !rule
       ? conn`null as rl`
       : rule.memberOf
-        ? UUID.test(rule.memberOf.distributorId)
+        ? isUuid(rule.memberOf.distributorId)
           ? conn`private.rate_limit_take_member(${rule.key}, ${rule.limit}, ${rule.windowSeconds},
               ${rule.memberOf.distributorId}, ${rule.memberOf.userId}) as rl`
           : conn`null as rl` // not a distributor id: the request is answered 404 anyway
@@ -139,7 +139,7 @@ export function createDb(opts: DbOptions): Db {
     // Written in this order on one connection before any reply is read; replies come back in order.
     const begin = conn`begin`.execute();
     const setup = (claims
-      ? conn<{ rl: RateLimitHit }[]>`select set_config('role', 'authenticated', true),
+      ? conn<{ rl: RateLimitHit }[]>`select set_config('role', 'edge_user', true),
           set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), ${limit}`
       : conn<{ rl: RateLimitHit }[]>`select ${limit}`).execute();
     const ready = Promise.all([begin, setup]);

@@ -18,6 +18,13 @@ export const errorCatalog = {
 
 export type ErrorCode = keyof typeof errorCatalog;
 
+/** Which field of a 400 failed: where, a dotted path and zod's code; never the value. */
+export interface Issue {
+  in: "body" | "query" | "path" | "header";
+  path: string;
+  code: string;
+}
+
 export class ApiError extends Error {
   readonly status: number;
   constructor(
@@ -26,6 +33,8 @@ export class ApiError extends Error {
     public readonly headers: Record<string, string> = {},
     /** Logged, never sent. */
     public readonly logDetail?: string,
+    /** Sent with 400s and logged: field paths and codes only. */
+    public readonly issues?: Issue[],
   ) {
     super(errorCatalog[code].message);
     this.name = "ApiError";

@@ -1,7 +1,6 @@
 // The HTTP frame every function shares: request id, security headers, CORS, body limit,
 // one JSON error shape, and mounting under both /functions/v1/<name> (local, Supabase URL
 // layout) and /<name> (the path the Supabase edge runtime hands to a function).
-import { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
@@ -10,14 +9,19 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { AuthUser } from "../auth/index.ts";
 import { describeError, type Logger } from "../log/index.ts";
-import { ApiError, errorCatalog, type ErrorCode } from "./errors.ts";
+import type { TenantScope } from "../tenancy/gate.ts";
+import { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
+import type { Router } from "./openapi.ts";
 
-export { ApiError, errorCatalog, type ErrorCode } from "./errors.ts";
+export { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
+export { createRouter, errorResponses, ErrorSchema, json, jsonBody, route, RESPONSE_HEADERS, type Router } from "./openapi.ts";
 
 export type AppEnv = {
   Variables: {
     requestId: string;
     user: AuthUser;
+    /** Set by the tenant gate (shared/tenancy/gate.ts) on routes that act for a distributor. */
+    tenant: TenantScope;
     rateLimitHeaders?: Record<string, string>;
   };
 };
@@ -34,10 +38,23 @@ export interface HttpOptions {
 
 export const supabaseClientHeaders = ["authorization", "x-client-info", "apikey", "content-type"];
 
-function errorResponse(c: Context, code: ErrorCode, headers: Record<string, string> = {}) {
+function errorResponse(c: Context, code: ErrorCode, headers: Record<string, string> = {}, issues?: Issue[]) {
   const { status, message } = errorCatalog[code];
   const id = (c.get("requestId") as string | undefined) ?? "unknown";
-  return c.json({ error: message, requestId: id }, status as 400, headers);
+  return c.json(issues?.length ? { error: message, requestId: id, issues } : { error: message, requestId: id }, status as 400, headers);
+}
+
+/** For the log line: "body:content:too_small,…" (paths and codes, never values). */
+const describeIssues = (issues?: Issue[]) => issues?.map((i) => `${i.in}:${i.path}:${i.code}`).join(",");
+
+/** Hono's own 4xx (body limit, malformed JSON, media type) in our catalog, with what failed. */
+function fromHttpException(err: HTTPException): { code: ErrorCode; issues?: Issue[] } {
+  if (err.status === 413) return { code: "payload_too_large" };
+  if (err.status === 401) return { code: "unauthorized" };
+  if (err.status === 404) return { code: "not_found" };
+  if (err.status === 415) return { code: "invalid_request", issues: [{ in: "header", path: "content-type", code: "unsupported_media_type" }] };
+  if (err.status === 400) return { code: "invalid_request", issues: [{ in: "body", path: "", code: "invalid_json" }] };
+  return { code: err.status < 500 ? "invalid_request" : "internal" };
 }
 
 export function errorHandler(logger: Logger) {
@@ -45,32 +62,18 @@ export function errorHandler(logger: Logger) {
     const requestId = (c.get("requestId") as string | undefined) ?? "unknown";
     if (err instanceof ApiError) {
       const lvl = err.status >= 500 ? "error" : "info";
-      logger[lvl]("request.failed", { requestId, status: err.status, code: err.code, detail: err.logDetail });
-      return errorResponse(c, err.code, err.headers);
+      logger[lvl]("request.failed", { requestId, status: err.status, code: err.code, detail: err.logDetail, issues: describeIssues(err.issues) });
+      return errorResponse(c, err.code, err.headers, err.status === 400 ? err.issues : undefined);
     }
     if (err instanceof HTTPException) {
-      const code: ErrorCode = err.status === 413 ? "payload_too_large"
-        : err.status === 401 ? "unauthorized"
-        : err.status === 404 ? "not_found"
-        : err.status < 500 ? "invalid_request" : "internal";
-      logger.info("request.failed", { requestId, status: err.status, code });
-      return errorResponse(c, code);
+      const { code, issues } = fromHttpException(err);
+      logger.info("request.failed", { requestId, status: errorCatalog[code].status, code, issues: describeIssues(issues) });
+      return errorResponse(c, code, {}, issues);
     }
     logger.error("request.crashed", { requestId, ...describeError(err) });
     return errorResponse(c, "internal");
   };
 }
-
-/** An OpenAPI-aware router whose validation failures become 400 {"error":"Invalid request"}. */
-export function createRouter() {
-  return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw new ApiError("invalid_request", {}, "schema validation failed");
-    },
-  });
-}
-
-export type Router = ReturnType<typeof createRouter>;
 
 /** Wrap a function's router with the shared middleware and both mount points. */
 export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { title: string; version?: string; description?: string }) {

@@ -8,8 +8,10 @@ import type { Keyring } from "../crypto/index.ts";
 export * from "./permissions.ts";
 export * from "./keys.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (v: unknown): v is string => typeof v === "string" && UUID.test(v);
+import { isUuid } from "../uuid/index.ts";
+
+export { isUuid } from "../uuid/index.ts";
+export { tenant, TenantScope, DISTRIBUTOR_HEADER, type GateOptions } from "./gate.ts";
 
 /**
  * The caller's role in a distributor, read inside the user's transaction (RLS shows a user only

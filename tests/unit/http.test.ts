@@ -44,7 +44,8 @@ async function expectErrorShape(res: Response, status: number, message: string) 
   expect(res.status).toBe(status);
   expect(res.headers.get("content-type")).toMatch(/application\/json/);
   const body = await res.json();
-  expect(Object.keys(body).sort()).toEqual(["error", "requestId"]);
+  // 400s say which fields failed (paths and codes, never values); nothing else is ever added.
+  expect(Object.keys(body).sort()).toEqual(status === 400 && body.issues ? ["error", "issues", "requestId"] : ["error", "requestId"]);
   expect(body.error).toBe(message);
   expect(body.requestId).toBe(res.headers.get("x-request-id"));
   return body;
@@ -85,10 +86,15 @@ describe("createFunctionApp", () => {
     expect(logs.some((l) => l.includes("internal log detail"))).toBe(true); // logged, not sent
   });
 
-  it("schema validation failures become 400 'Invalid request'", async () => {
-    const { app } = makeApp();
+  it("schema validation failures become 400 'Invalid request' naming the field, not its value; the log names it too", async () => {
+    const { app, logs } = makeApp();
     expect(await (await app.request(`${BASE}/typed?n=3`)).json()).toEqual({ n: 3 });
-    await expectErrorShape(await app.request(`${BASE}/typed?n=zero`), 400, "Invalid request");
+    const body = await expectErrorShape(await app.request(`${BASE}/typed?n=zero-secret-value`), 400, "Invalid request");
+    expect(body.issues).toEqual([{ in: "query", path: "n", code: "invalid_type" }]);
+    expect(JSON.stringify(body)).not.toContain("zero-secret-value");
+    const failed = logs.map((l) => JSON.parse(l)).find((l) => l.event === "request.failed");
+    expect(failed).toMatchObject({ status: 400, issues: "query:n:invalid_type" });
+    expect(logs.join("\n")).not.toContain("zero-secret-value");
   });
 
   it("readJson rejects a non-JSON content type and invalid JSON with 400", async () => {
