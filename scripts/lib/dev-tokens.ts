@@ -54,3 +54,17 @@ export async function createSession(
     values (${id}, ${userId}, now(), now(), ${o.aal ?? "aal1"}, ${notAfter}, ${o.userAgent ?? "dev-token"})`;
   return id;
 }
+
+/**
+ * A local anon key: what Supabase's dashboard shows as the project's anon/publishable key, a JWT
+ * with role "anon" and no user, signed with the project's JWT secret. supabase-js needs one to
+ * build a client and sends it as `apikey`; the functions here never accept it as a user.
+ */
+export async function signAnonKey(secret: string, years = 10): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return await new SignJWT({ role: "anon", iss: "supabase-demo", ref: "local" })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt(now)
+    .setExpirationTime(now + years * 365 * 24 * 3600)
+    .sign(new TextEncoder().encode(secret));
+}
