@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type postgres from "postgres";
-import { PERMISSIONS, ROLE_PERMISSIONS, ROLES, can, canManageRole } from "../shared/tenancy/index.ts";
+import { PERMISSIONS, ROLES, SENSITIVE_PERMISSIONS, can, canManageRole } from "../shared/tenancy/index.ts";
 import { openMessageContent, sealMessageContent, phoneLookupHash } from "../shared/messaging/index.ts";
 import { rotateDataKey, DistributorKeyCache } from "../shared/tenancy/keys.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
@@ -19,16 +19,44 @@ afterAll(async () => {
 });
 
 describe("permission matrix", () => {
-  it("is the seed's matrix", () => {
-    expect([...ROLE_PERMISSIONS.OPERATOR].sort()).toEqual(["ai.view_suggestions", "customers.read", "messages.read", "messages.write", "orders.read"]);
-    expect(can("ADMIN", "ai.configure_agents")).toBe(false);
-    expect(can("OWNER", "ai.configure_agents")).toBe(true);
-    expect(can("MANAGER", "orders.confirm")).toBe(true);
-    expect(can("MANAGER", "customers.export")).toBe(false);
-    expect(can("MANAGER", "messages.delete")).toBe(false);
-    expect(canManageRole("ADMIN", "OWNER")).toBe(false);
-    expect(canManageRole("ADMIN", "OPERATOR")).toBe(true);
-    expect(canManageRole("MANAGER", "OPERATOR")).toBe(false);
+  // Written out literally, role by role, so a change to the matrix has to change this test too.
+  const EXPECTED: Record<string, string[]> = {
+    OWNER: [
+      "messages.read", "messages.write", "messages.delete", "ai.view_suggestions", "ai.approve_responses", "ai.configure_agents",
+      "customers.read", "customers.write", "customers.export", "orders.read", "orders.create", "orders.confirm",
+      "members.read", "members.manage", "whatsapp.connect", "keys.rotate", "audit.read", "webhooks.manage",
+    ],
+    ADMIN: [
+      "messages.read", "messages.write", "messages.delete", "ai.view_suggestions", "ai.approve_responses",
+      "customers.read", "customers.write", "customers.export", "orders.read", "orders.create", "orders.confirm",
+      "members.read", "members.manage", "whatsapp.connect", "audit.read", "webhooks.manage",
+    ],
+    MANAGER: [
+      "messages.read", "messages.write", "ai.view_suggestions", "customers.read", "customers.write",
+      "orders.read", "orders.create", "orders.confirm", "members.read",
+    ],
+    OPERATOR: ["messages.read", "messages.write", "ai.view_suggestions", "customers.read", "orders.read", "members.read"],
+  };
+
+  it("is written out here, every role × every permission", () => {
+    expect([...ROLES]).toEqual(["OWNER", "ADMIN", "MANAGER", "OPERATOR"]);
+    expect(PERMISSIONS.length).toBe(18);
+    for (const role of ROLES) {
+      for (const permission of PERMISSIONS) {
+        expect([role, permission, can(role, permission)]).toEqual([role, permission, EXPECTED[role].includes(permission)]);
+      }
+    }
+    expect([...SENSITIVE_PERMISSIONS].sort()).toEqual(["customers.export", "keys.rotate", "members.manage", "whatsapp.connect"]);
+  });
+
+  it("lets an OWNER manage every role and an ADMIN only MANAGER and OPERATOR", () => {
+    const grid = ROLES.map((actor) => ROLES.map((target) => canManageRole(actor, target)));
+    expect(grid).toEqual([
+      /* OWNER */ [true, true, true, true],
+      /* ADMIN */ [false, false, true, true],
+      /* MANAGER */ [false, false, false, false],
+      /* OPERATOR */ [false, false, false, false],
+    ]);
   });
 
   it("is the same data in private.role_permissions (used by RLS)", async () => {

@@ -5,7 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { requireUser } from "../../shared/auth/index.ts";
-import { writeSecretAudit, type SecretOperation } from "../../shared/audit/index.ts";
+import { secretAuditCall, writeSecretAudit, type SecretOperation } from "../../shared/audit/index.ts";
 import { rateLimitHeaders, type RateLimitColumn, type StatementOptions, type Tx } from "../../shared/db/index.ts";
 import {
   ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, json, jsonBody, RESPONSE_HEADERS, route, userAgent, type AppEnv,
@@ -169,8 +169,10 @@ export function createApp(deps: Deps) {
                 encrypted_value = excluded.encrypted_value, initialization_vector = excluded.initialization_vector,
                 key_version = excluded.key_version, aad_bound = true, is_active = true, updated_at = now()
               returning (xmax = 0) as inserted)
-            select private.write_secret_audit(${uid}, ${serviceName},
-              case when up.inserted then 'create' else 'update' end, ${clientIp(c)}, ${userAgent(c)}, true, null)
+            select ${secretAuditCall(tx, {
+              userId: uid, serviceName, operation: tx`case when up.inserted then 'create' else 'update' end`,
+              ip: clientIp(c), userAgent: userAgent(c), success: true,
+            })}
             from up`;
           if (!row) throw new ApiError("internal", {}, "upsert returned no row");
         });
@@ -181,7 +183,7 @@ export function createApp(deps: Deps) {
           with d as (
             update public.user_secrets set is_active = false, updated_at = now()
             where user_id = ${uid} and service_name = ${serviceName} and is_active returning id)
-          select private.write_secret_audit(${uid}, ${serviceName}, 'delete', ${clientIp(c)}, ${userAgent(c)}, true, null)
+          select ${secretAuditCall(tx, { userId: uid, serviceName, operation: "delete", ip: clientIp(c), userAgent: userAgent(c), success: true })}
           from d`;
         if (!row) throw new ApiError("secret_not_found");
       });

@@ -17,8 +17,20 @@ export interface SecretAuditEntry {
   error?: string | null;
 }
 
+/** A SQL expression in a statement of the caller's transaction: a column (`ins.id`), a jsonb builder… */
+export type SqlExpression = ReturnType<Tx>;
+
 export function writeSecretAudit(tx: Tx, e: SecretAuditEntry) {
-  return tx`select private.write_secret_audit(${e.userId}, ${e.serviceName}, ${e.operation},
+  return tx`select ${secretAuditCall(tx, e)}`;
+}
+
+/**
+ * The call that writes one secret_audit_logs row, as a fragment to embed in a statement (e.g.
+ * `select ${secretAuditCall(tx, {…, operationSql: tx`case … end`})} from up`).
+ */
+export function secretAuditCall(tx: Tx, e: Omit<SecretAuditEntry, "operation"> & { operation: SecretOperation | SqlExpression }) {
+  const op = typeof e.operation === "string" ? tx`${e.operation}` : e.operation;
+  return tx`private.write_secret_audit(${e.userId}, ${e.serviceName}, ${op},
     ${e.ip}, ${e.userAgent}, ${e.success}, ${e.error ?? null})`;
 }
 
@@ -36,6 +48,18 @@ export interface DataAccessEntry {
 }
 
 export function writeDataAccessAudit(tx: Tx, e: DataAccessEntry) {
-  return tx`select private.write_data_access_audit(${e.distributorId}, ${e.userId}, ${e.action}, ${e.tableName ?? null},
-    ${e.recordId ?? null}, ${e.ip ?? null}, ${e.userAgent ?? null}, ${tx.json((e.details ?? {}) as never)})`;
+  return tx`select ${dataAccessAuditCall(tx, e)}`;
+}
+
+/**
+ * The call that writes one data_access_audit row, as a fragment to embed in a statement of the
+ * caller's transaction, so a write and its audit row are one statement (e.g.
+ * `audit as (select ${dataAccessAuditCall(tx, { …, recordIdSql: tx`ins.id` })} from ins)`).
+ * `recordIdSql` / `detailsSql` take SQL expressions where the value comes from the statement.
+ */
+export function dataAccessAuditCall(tx: Tx, e: DataAccessEntry & { recordIdSql?: SqlExpression; detailsSql?: SqlExpression }) {
+  const recordId = e.recordIdSql ?? tx`${e.recordId ?? null}::uuid`;
+  const details = e.detailsSql ?? tx`${tx.json((e.details ?? {}) as never)}`;
+  return tx`private.write_data_access_audit(${e.distributorId}, ${e.userId}, ${e.action}, ${e.tableName ?? null},
+    ${recordId}, ${e.ip ?? null}, ${e.userAgent ?? null}, ${details})`;
 }

@@ -13,7 +13,7 @@
 // check on its own afterwards, so a caller without access always gets 404/403, never a 400.
 import type { MiddlewareHandler } from "hono";
 import type { AuthUser } from "../auth/index.ts";
-import { writeDataAccessAudit } from "../audit/index.ts";
+import { dataAccessAuditCall, writeDataAccessAudit, type SqlExpression } from "../audit/index.ts";
 import type { Db, RunOptions, Tx } from "../db/index.ts";
 import { ApiError } from "../http/errors.ts";
 import { clientIp, userAgent, type AppEnv } from "../http/index.ts";
@@ -138,6 +138,13 @@ export class TenantScope {
   audit(tx: Tx, action: string, table: string | null, recordId: string | null, details: Record<string, unknown> = {}) {
     return writeDataAccessAudit(tx, {
       distributorId: this.id, userId: this.user.id, action, tableName: table, recordId, ip: this.ip, userAgent: this.userAgent, details,
+    });
+  }
+
+  /** The same row as a fragment of one of the route's statements (see dataAccessAuditCall). */
+  auditCall(tx: Tx, action: string, table: string | null, o: { recordIdSql?: SqlExpression; detailsSql?: SqlExpression; recordId?: string | null } = {}) {
+    return dataAccessAuditCall(tx, {
+      distributorId: this.id, userId: this.user.id, action, tableName: table, ip: this.ip, userAgent: this.userAgent, ...o,
     });
   }
 }
