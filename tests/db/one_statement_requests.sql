@@ -2,7 +2,7 @@
 -- only the server's login role may call them, and inside them RLS decides as the user named
 -- by the claims. Run with tests/db/run-pgtap.ts (pg_prove), in one rolled-back transaction.
 begin;
-select plan(25);
+select plan(31);
 
 insert into auth.users (id, email) values
   ('a1000000-0000-4000-8000-00000000a11c', 'alice-one@pgtap.test'),
@@ -15,9 +15,9 @@ update public.user_secrets set is_active = false where encrypted_value = 'bob-ol
 
 -- ---------------------------------------------------------------- nobody but the login role
 select ok(not has_function_privilege(r, 'private.begin_user_request(jsonb)', 'execute'), r || ' cannot execute begin_user_request')
-  from unnest(array['anon', 'authenticated', 'service_role']) r;
+  from unnest(array['anon', 'authenticated', 'service_role', 'edge_user']) r;
 select ok(not has_function_privilege(r, 'private.read_user_secret(jsonb, text, inet, text)', 'execute'), r || ' cannot execute read_user_secret')
-  from unnest(array['anon', 'authenticated', 'service_role']) r;
+  from unnest(array['anon', 'authenticated', 'service_role', 'edge_user']) r;
 select ok(not has_function_privilege(r, 'private.rate_limit_hit(text, integer, integer)', 'execute'), r || ' cannot execute rate_limit_hit')
   from unnest(array['anon', 'authenticated', 'service_role']) r;
 select ok(not has_function_privilege(r, 'private.insert_secret_audit(uuid, text, text, inet, text, boolean, text)', 'execute'),
@@ -29,6 +29,11 @@ select throws_ok(
   $$select * from private.read_user_secret('{"claims":{"sub":"a1000000-0000-4000-8000-00000000a11c"}}', 'openai_api_key_encrypted', null, null)$$,
   '42501', null, 'a user cannot call read_user_secret with forged claims');
 reset role;
+set local role edge_user;
+select throws_ok(
+  $$select * from private.read_user_secret('{"claims":{"sub":"a1000000-0000-4000-8000-00000000a11c"}}', 'openai_api_key_encrypted', null, null)$$,
+  '42501', null, 'nor can the functions'' role (only the login role that verified the token)');
+reset role;
 
 -- ---------------------------------------------------------------- as the login role
 select results_eq(
@@ -37,6 +42,15 @@ select results_eq(
   $$values ('bob-ct'::text, 'bob-iv'::text)$$,
   'read_user_secret returns the claimed user''s own secret');
 select is(current_user::text, 'postgres', 'the statement leaves the session acting as the login role again');
+
+-- begin_user_request alone: the rest of the transaction acts as edge_user, and auth.uid() /
+-- auth.jwt() read the claims it set (as under PostgREST).
+select private.begin_user_request('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b","role":"authenticated","email":"bob-one@pgtap.test"}}');
+select is(current_user::text, 'edge_user', 'begin_user_request switches to the functions'' role, edge_user');
+select is(auth.uid(), 'b1000000-0000-4000-8000-000000000b0b'::uuid, 'auth.uid() works as edge_user');
+select is(auth.jwt() ->> 'email', 'bob-one@pgtap.test', 'auth.jwt() works as edge_user');
+reset role;
+set local request.jwt.claims to '';
 select is((select count(*)::int from public.secret_audit_logs where user_id = 'b1000000-0000-4000-8000-000000000b0b'
              and operation = 'read' and success and user_agent = 'bob-agent' and host(ip_address) = '203.0.113.9'), 1,
   'a successful read writes one audit row with ip and user agent');
@@ -50,13 +64,14 @@ select is_empty(
 select is((select count(*)::int from public.secret_audit_logs where user_id = 'b1000000-0000-4000-8000-000000000b0b'), 1,
   'reads that found nothing wrote no success row (the server audits the failure)');
 
--- The user work runs as authenticated under RLS, not as the login role: without the grant it
--- is refused, and with a policy that admits nothing it finds nothing.
-revoke update on public.user_secrets from authenticated;
+-- The user work runs as edge_user (the functions' role, a member of authenticated) under RLS,
+-- not as the login role: without the grant it is refused, and with a policy that admits nothing
+-- it finds nothing.
+revoke update on public.user_secrets from edge_user;
 select throws_ok(
   $$select * from private.read_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'openai_api_key_encrypted', null, null)$$,
-  '42501', null, 'the read runs as authenticated (refused without its UPDATE grant)');
-grant update on public.user_secrets to authenticated;
+  '42501', null, 'the read runs as edge_user (refused without its UPDATE grant)');
+grant update on public.user_secrets to edge_user;
 alter policy "Users can update their own secrets" on public.user_secrets using (false);
 select is_empty(
   $$select * from private.read_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'openai_api_key_encrypted', null, null)$$,

@@ -1,7 +1,8 @@
--- public.secret_audit_logs: users read only their own rows, never write directly, and the one
--- writer (private.write_secret_audit) refuses rows about another user.
+-- public.secret_audit_logs: the functions, acting for a user (edge_user), read only that user's
+-- rows and never write directly; the one writer (private.write_secret_audit) refuses rows about
+-- another user. The Data API's `authenticated` can neither read nor write the table.
 begin;
-select plan(23);
+select plan(29);
 
 insert into auth.users (id, email) values
   ('a0000000-0000-4000-8000-00000000a11c', 'alice@pgtap.test'),
@@ -15,9 +16,22 @@ select ok((select relrowsecurity from pg_class where oid = 'public.secret_audit_
 select ok(not has_table_privilege('authenticated', 'public.secret_audit_logs', 'INSERT'), 'authenticated holds no INSERT');
 select ok(not has_table_privilege('authenticated', 'public.secret_audit_logs', 'UPDATE'), 'authenticated holds no UPDATE');
 select ok(not has_table_privilege('authenticated', 'public.secret_audit_logs', 'DELETE'), 'authenticated holds no DELETE');
+select ok(not has_table_privilege('authenticated', 'public.secret_audit_logs', 'SELECT'), 'authenticated holds no SELECT (audit rows are read through the functions)');
+select ok(not has_table_privilege('edge_user', 'public.secret_audit_logs', 'INSERT'), 'edge_user holds no INSERT');
+select ok(not has_table_privilege('edge_user', 'public.secret_audit_logs', 'UPDATE'), 'edge_user holds no UPDATE');
+select ok(not has_table_privilege('edge_user', 'public.secret_audit_logs', 'DELETE'), 'edge_user holds no DELETE');
 
--- ---------------------------------------------------------------- as Bob
+-- ---------------------------------------------------------------- as Bob through the Data API
 set local role authenticated;
+set local request.jwt.claims to '{"sub":"b0000000-0000-4000-8000-000000000b0b","role":"authenticated"}';
+select throws_ok($$select count(*) from public.secret_audit_logs$$, '42501', null, 'the Data API cannot read audit rows, not even one''s own');
+select throws_ok(
+  $$select private.write_secret_audit('b0000000-0000-4000-8000-000000000b0b', 'openai_api_key_encrypted', 'read', null, 'forged', true, null)$$,
+  '42501', null, 'the Data API role cannot call the audit writer');
+reset role;
+
+-- ---------------------------------------------------------------- as Bob, through the functions
+set local role edge_user;
 set local request.jwt.claims to '{"sub":"b0000000-0000-4000-8000-000000000b0b","role":"authenticated"}';
 
 select is((select count(*)::int from public.secret_audit_logs where user_id = 'a0000000-0000-4000-8000-00000000a11c'), 0,

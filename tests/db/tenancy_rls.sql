@@ -1,6 +1,8 @@
--- Tenant isolation of the messaging tables: a member of distributor A reaches none of B's rows
--- through SQL as `authenticated`, cannot write into B's tables, cannot write membership or
--- keys at all, never reads wrapped keys or WhatsApp tokens; anon reaches nothing.
+-- Tenant isolation of the messaging tables: acting for a member of distributor A, the edge
+-- functions' role (`edge_user`, under the policies `TO authenticated`) reaches none of B's rows,
+-- cannot write into B's tables, cannot write membership or keys at all, never reads wrapped keys
+-- or WhatsApp tokens; anon reaches nothing. What the Data API's `authenticated` may do directly
+-- is tests/db/data_api.sql.
 -- Run with tests/db/run-pgtap.ts (pg_prove). Everything happens in one rolled-back transaction.
 begin;
 select plan(78);
@@ -52,8 +54,8 @@ select ok(bool_and(relrowsecurity), 'RLS is enabled on every tenant table')
     'public.conversations'::regclass, 'public.messages'::regclass, 'public.orders'::regclass,
     'public.pii_detection_results'::regclass, 'public.data_access_audit'::regclass, 'public.event_outbox'::regclass);
 
--- ---------------------------------------------------------------- as Alice (OWNER of A)
-set local role authenticated;
+-- ---------------------------------------------------------------- as Alice (OWNER of A), through the functions
+set local role edge_user;
 set local request.jwt.claims to '{"sub":"a1000000-0000-4000-8000-0000000000a1","role":"authenticated","aal":"aal2"}';
 
 -- Reads of B: nothing, even when asking for B's ids. Each beside a control showing A's row is visible.
@@ -117,7 +119,8 @@ select throws_ok($$select private.write_data_access_audit('aaaaaaaa-0000-4000-80
 select is_empty($$update public.customers set notes = 'hijacked' where distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b' returning id$$, 'B customers: update touches nothing');
 select is_empty($$update public.conversations set status = 'closed' where distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b' returning id$$, 'B conversations: update touches nothing');
 select is_empty($$update public.messages set status = 'read' where distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b' returning id$$, 'B messages: update touches nothing');
-select is_empty($$delete from public.messages where distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b' returning id$$, 'B messages: delete touches nothing');
+select throws_ok($$delete from public.messages where distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b'$$,
+  '42501', null, 'B messages: no hard delete (the API soft-deletes)');
 select is_empty($$update public.orders set status = 'confirmed' where distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b' returning id$$, 'B orders: update touches nothing');
 select throws_ok($$update public.customers set distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b' where id = 'aaaaaaaa-0002-4000-8000-00000000000a'$$,
   '42501', null, 'cannot move an A customer into B');
@@ -147,8 +150,8 @@ select is((select count(*)::int from public.customers), 1, 'an OPERATOR reads cu
 select is((select count(*)::int from public.data_access_audit), 0, 'an OPERATOR cannot read the audit (customers.export)');
 select throws_ok($$insert into public.customers (distributor_id, notes) values ('aaaaaaaa-0000-4000-8000-00000000000a', 'op')$$,
   '42501', null, 'an OPERATOR cannot write customers');
-select is_empty($$delete from public.messages where distributor_id = 'aaaaaaaa-0000-4000-8000-00000000000a' returning id$$,
-  'an OPERATOR cannot delete messages');
+select throws_ok($$delete from public.messages where distributor_id = 'aaaaaaaa-0000-4000-8000-00000000000a'$$,
+  '42501', null, 'an OPERATOR cannot hard-delete messages (nobody can)');
 select is_empty($$update public.orders set status = 'confirmed' returning id$$, 'an OPERATOR cannot confirm orders');
 select is((select count(*)::int from public.messages where distributor_id = 'bbbbbbbb-0000-4000-8000-00000000000b'), 0, 'an OPERATOR of A sees no B messages');
 

@@ -1,4 +1,6 @@
--- Row-level security of public.user_secrets: a user reaches only their own rows, anon nothing.
+-- Row-level security of public.user_secrets: acting for a user, the edge functions' role
+-- (`edge_user`) reaches only that user's rows, never hard-deletes; anon reaches nothing. (The Data
+-- API's `authenticated` has no privilege on the table at all: tests/db/data_api.sql.)
 -- Run with tests/db/run-pgtap.ts (pg_prove). Everything happens in one rolled-back transaction.
 begin;
 select plan(27);
@@ -14,8 +16,8 @@ insert into public.user_secrets (user_id, service_name, encrypted_value, initial
 
 select ok((select relrowsecurity from pg_class where oid = 'public.user_secrets'::regclass), 'RLS is enabled on user_secrets');
 
--- ---------------------------------------------------------------- as Bob (authenticated)
-set local role authenticated;
+-- ---------------------------------------------------------------- as Bob, through the functions (edge_user)
+set local role edge_user;
 set local request.jwt.claims to '{"sub":"b0000000-0000-4000-8000-000000000b0b","role":"authenticated"}';
 
 select is(auth.uid(), 'b0000000-0000-4000-8000-000000000b0b'::uuid, 'claims set: auth.uid() is Bob');
@@ -53,12 +55,12 @@ select throws_ok(
   $$update public.user_secrets set user_id = 'a0000000-0000-4000-8000-00000000a11c'
     where user_id = 'b0000000-0000-4000-8000-000000000b0b'$$,
   '42501', null, 'Bob cannot hand his row over to Alice (with check)');
-select is_empty(
-  $$delete from public.user_secrets where user_id = 'a0000000-0000-4000-8000-00000000a11c' returning id$$,
-  'Bob''s delete of Alice''s rows touches nothing');
-select is_empty(
-  $$delete from public.user_secrets where user_id <> auth.uid() returning id$$,
-  'Bob''s blanket delete of others'' rows touches nothing');
+select throws_ok(
+  $$delete from public.user_secrets where user_id = 'a0000000-0000-4000-8000-00000000a11c'$$,
+  '42501', null, 'Bob cannot delete Alice''s rows (no hard deletes at all)');
+select throws_ok(
+  $$delete from public.user_secrets where user_id = auth.uid()$$,
+  '42501', null, 'Bob cannot hard-delete even his own rows (the API soft-deletes)');
 
 -- Bob can manage his own row.
 select isnt_empty(
@@ -82,8 +84,8 @@ select results_eq(
   $$values ('gemini_api_key_encrypted'::text, 'alice-ct-2'::text), ('openai_api_key_encrypted', 'alice-ct-1')$$,
   'Alice sees her two rows, unchanged by Bob');
 select isnt_empty(
-  $$delete from public.user_secrets where service_name = 'gemini_api_key_encrypted' returning id$$,
-  'Alice can delete her own row');
+  $$update public.user_secrets set is_active = false where service_name = 'gemini_api_key_encrypted' returning id$$,
+  'Alice can soft-delete her own row');
 
 -- ---------------------------------------------------------------- as anon
 reset role;
@@ -102,8 +104,8 @@ reset role;
 select results_eq(
   $$select service_name, encrypted_value, is_active from public.user_secrets
     where user_id = 'a0000000-0000-4000-8000-00000000a11c' order by service_name$$,
-  $$values ('openai_api_key_encrypted'::text, 'alice-ct-1'::text, true)$$,
-  'Alice''s remaining row was never modified by Bob or anon');
+  $$values ('gemini_api_key_encrypted'::text, 'alice-ct-2'::text, false), ('openai_api_key_encrypted', 'alice-ct-1', true)$$,
+  'Alice''s rows were never modified by Bob or anon (only her own soft delete landed)');
 select is((select count(*)::int from public.user_secrets where encrypted_value in ('planted', 'orphan', 'overwritten', 'hijacked')), 0,
   'none of the refused writes landed');
 select is((select count(*)::int from public.user_secrets where user_id = 'b0000000-0000-4000-8000-000000000b0b'), 2,
