@@ -294,3 +294,34 @@ describe("manage-user-secrets contract", () => {
   authenticationCases("POST save", (h) =>
     app.request(`${BASE}?action=save`, { method: "POST", headers: { ...h, "content-type": "application/json" }, body: JSON.stringify({ serviceName: "openai_api_key_encrypted", value: "x" }) }));
 });
+
+describe("400 answers say which field failed, never its value", () => {
+  it("a 9 KB value, an unknown service, a missing serviceName: field paths and codes, audited as failures", async () => {
+    const u = await newUser(sql);
+    const big = `sk-${"v".repeat(9 * 1024)}`;
+    let res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: big });
+    expect(res.status).toBe(400);
+    let body = await res.json();
+    expect(body.issues).toEqual([{ in: "body", path: "value", code: "custom" }]);
+    expect(JSON.stringify(body)).not.toContain("vvvv");
+
+    res = await post(u.token, "save", { serviceName: "not_a_service_zz", value: "x" });
+    body = await res.json();
+    expect(res.status).toBe(400);
+    expect(body.issues).toEqual([{ in: "body", path: "serviceName", code: "invalid_value" }]);
+    expect(JSON.stringify(body)).not.toContain("not_a_service_zz");
+
+    res = await get(u.token, "action=get");
+    expect(res.status).toBe(400);
+    expect((await res.json()).issues).toEqual([{ in: "query", path: "serviceName", code: "missing" }]);
+
+    res = await post(u.token, "save", "{not json");
+    expect(res.status).toBe(400);
+    expect((await res.json()).issues).toEqual([{ in: "body", path: "", code: "invalid_json" }]);
+
+    const rows = await auditRows(u.id);
+    expect(rows.map((r) => [r.operation, r.success, r.error_message])).toEqual([
+      ["update", false, "Invalid request"], ["update", false, "Invalid request"], ["read", false, "Invalid request"], ["update", false, "Invalid request"],
+    ]);
+  });
+});

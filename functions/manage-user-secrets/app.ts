@@ -8,7 +8,7 @@ import { requireUser } from "../../shared/auth/index.ts";
 import { secretAuditCall, writeSecretAudit, type SecretOperation } from "../../shared/audit/index.ts";
 import { rateLimitHeaders, type RateLimitColumn, type StatementOptions, type Tx } from "../../shared/db/index.ts";
 import {
-  ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, json, jsonBody, RESPONSE_HEADERS, route, userAgent, type AppEnv,
+  ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, errorCodeOf, json, jsonBody, RESPONSE_HEADERS, route, userAgent, type AppEnv,
 } from "../../shared/http/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import {
@@ -68,9 +68,10 @@ export function createApp(deps: Deps) {
    */
   const auditFailures: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
-    const err = c.error;
-    if (!err || (err instanceof ApiError && err.code === "rate_limited")) return;
-    const message = err instanceof ApiError ? errorCatalog[err.code].message : "Internal server error";
+    if (!c.error) return;
+    const code = errorCodeOf(c.error);
+    if (code === "rate_limited") return;
+    const message = errorCatalog[code].message;
     await db.withUser(c.get("user"), audit(c, await serviceOf(c), operationOf(c), false, message)).catch((auditErr) =>
       logger.error("audit.write_failed", { requestId: c.get("requestId"), errorCode: String((auditErr as { code?: string }).code ?? "") })
     );

@@ -47,6 +47,13 @@ function errorResponse(c: Context, code: ErrorCode, headers: Record<string, stri
 /** For the log line: "body:content:too_small,…" (paths and codes, never values). */
 const describeIssues = (issues?: Issue[]) => issues?.map((i) => `${i.in}:${i.path}:${i.code}`).join(",");
 
+/** The catalog code any thrown value answers with (what the caller is told, and what audit rows record). */
+export function errorCodeOf(err: unknown): ErrorCode {
+  if (err instanceof ApiError) return err.code;
+  if (err instanceof HTTPException) return fromHttpException(err).code;
+  return "internal";
+}
+
 /** Hono's own 4xx (body limit, malformed JSON, media type) in our catalog, with what failed. */
 function fromHttpException(err: HTTPException): { code: ErrorCode; issues?: Issue[] } {
   if (err.status === 413) return { code: "payload_too_large" };
@@ -117,7 +124,10 @@ export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { tit
       origin: (origin) => (allowed.has(origin) ? origin : null),
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       allowHeaders: [...supabaseClientHeaders, ...(opts.extraAllowHeaders ?? [])],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+      // What a browser client may read: ids for support, limits for backing off, export metadata.
+      exposeHeaders: [
+        "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "X-Export-Truncated", "Content-Disposition",
+      ],
       maxAge: 600,
     }),
   );

@@ -39,6 +39,6 @@ export function authenticationCases(name: string, call: Call) {
     const token = await new SignJWT({ role: "authenticated" }).setProtectedHeader({ alg: "HS256" }).setSubject(sub)
       .setAudience("authenticated").setNotBefore(now + 3600).setExpirationTime(now + 7200)
       .sign(new TextEncoder().encode(TEST_JWT_SECRET));
-    expectUnauthorized(await call({ authorization: `Bearer ${token}` }));
+    await expectUnauthorized(await call({ authorization: `Bearer ${token}` }));
   });
 }

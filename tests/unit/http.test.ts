@@ -165,11 +165,13 @@ describe("CORS", () => {
     expect(await res.text()).toBe("");
   });
 
-  it("exposes the request id and rate limit headers", async () => {
+  it("exposes the headers a browser client needs: request id, rate limits, export metadata", async () => {
     const { app } = makeApp();
     const res = await app.request(`${BASE}/ok`, { headers: { origin: ORIGIN } });
-    const exposed = (res.headers.get("access-control-expose-headers") ?? "").toLowerCase();
-    for (const h of ["x-request-id", "retry-after", "ratelimit-remaining"]) expect(exposed).toContain(h);
+    const exposed = (res.headers.get("access-control-expose-headers") ?? "").toLowerCase().split(/,\s*/);
+    for (const h of ["x-request-id", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "x-export-truncated", "content-disposition"]) {
+      expect(exposed).toContain(h);
+    }
   });
 });
 
