@@ -47,7 +47,18 @@ async function expectError(res: Response, status: number, error: string) {
   expect(res.status).toBe(status);
   const body = await res.json();
   expect(body.error).toBe(error);
-  expect(Object.keys(body).sort()).toEqual(["error", "requestId"]);
+  if (status === 400 && "issues" in body) {
+    // A 400 may say which fields failed: where, a path and zod's code, nothing else.
+    expect(Object.keys(body).sort()).toEqual(["error", "issues", "requestId"]);
+    expect(body.issues.length).toBeGreaterThan(0);
+    for (const i of body.issues) {
+      expect(Object.keys(i).sort()).toEqual(["code", "in", "path"]);
+      expect(["body", "query", "path", "header"]).toContain(i.in);
+    }
+  } else {
+    expect(Object.keys(body).sort()).toEqual(["error", "requestId"]);
+  }
+  return body as { error: string; requestId: string; issues?: { in: string; path: string; code: string }[] };
 }
 
 /** Who may grant, change or remove which role: the issue's rule, written out independently. */

@@ -1,11 +1,13 @@
 // distributors: create a distributor and list mine, manage members and their roles, connect a
 // WhatsApp number, rotate the data key. User JWT on every route (verify_jwt = true).
 //
-// Every admin action checks, in this order: membership (404 for non-members and unknown or
-// malformed ids, so other tenants' ids reveal nothing), role (403), multi-factor
-// authentication when REQUIRE_MFA_FOR_ADMIN_ACTIONS is on (403), then the body (400). The
-// check and the write share one transaction, and every permission change writes
-// data_access_audit in it.
+// The one route style (shared/http/openapi.ts): every route under /{id} has the tenant gate
+// (shared/tenancy/gate.ts) as route middleware after auth, naming the permission it needs from
+// the matrix in shared/tenancy/permissions.ts. The order is: 401 (token) → 404 (not a member,
+// unknown or malformed id, so other tenants' ids reveal nothing) → 403 (role lacks the
+// permission) → 403 mfa_required (sensitive permissions) → 400 (body, naming the failing
+// fields). The check and the write share one transaction, and every change writes its
+// data_access_audit row in it, through shared/audit.
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
