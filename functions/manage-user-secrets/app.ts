@@ -131,7 +131,7 @@ export function createApp(deps: Deps) {
       // A row that then fails to decrypt keeps its read audit row and gets a failure row too.
       const [row] = await db.asUser(c.get("user"), (sql, request) =>
         sql<(StoredSecret & RateLimitColumn)[]>`select * from private.read_user_secret(
-          ${request}, ${serviceName}, ${clientIp(c)}, ${userAgent(c)})`, runOptions(c));
+          ${request}, ${serviceName}, ${clientIp(c)}, ${userAgent(c)})`, { ...runOptions(c), requireSession: true });
       if (!row) throw new ApiError("secret_not_found");
       let value: string;
       try {

@@ -63,6 +63,8 @@ export interface RateLimitColumn {
 /** Options of asUser: per-tenant (memberOf) limits need withUser. */
 export interface StatementOptions extends RunOptions {
   rateLimit?: Omit<RateLimitRule, "memberOf">;
+  /** Sensitive reads: refuse (401) a token whose session_id names a session that no longer exists. */
+  requireSession?: boolean;
 }
 
 export interface Db {
@@ -83,6 +85,7 @@ export interface Db {
 }
 
 const RATE_LIMITED = "P0429";
+const SESSION_GONE = "P0401";
 
 export function rateLimitHeaders(s: RateLimitState): Record<string, string> {
   return {
@@ -178,12 +181,14 @@ export function createDb(opts: DbOptions): Db {
     const request = sql.json({
       claims: { ...user.claims, sub: user.id } as postgres.JSONValue,
       rateLimit: rule ? { key: rule.key, limit: rule.limit, windowSeconds: rule.windowSeconds } : null,
+      requireSession: o.requireSession ?? false,
     });
     try {
       const rows = await build(sql, request);
       reportRateLimit(o, rows[0]?.rate_limit);
       return rows;
     } catch (err) {
+      if ((err as { code?: string })?.code === SESSION_GONE) throw new ApiError("unauthorized", {}, "session no longer exists");
       throw (rule && rateLimitError(err, rule)) || err;
     }
   }
