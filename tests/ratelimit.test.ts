@@ -2,8 +2,8 @@
 // concurrency, independence of keys, and no commit for rejected requests.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import postgres from "postgres";
-import { createDb, type Db, type RateLimitState } from "../../shared/db/index.ts";
-import { ApiError } from "../../shared/http/errors.ts";
+import { createDb, type Db, type RateLimitState } from "../shared/db/index.ts";
+import { ApiError } from "../shared/http/errors.ts";
 
 const SCHEMA = "unit_ratelimit_scratch";
 let db: Db;

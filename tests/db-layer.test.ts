@@ -1,9 +1,10 @@
-// shared/db against the test database: withUser runs as `authenticated` with the caller's
-// claims, errors roll back, and nothing (role, claims) leaks onto the pooled connection.
+// shared/db against the test database: withUser runs as `edge_user` (a member of `authenticated`,
+// see migrations/…_data_api_hardening.sql) with the caller's claims, errors roll back, and
+// nothing (role, claims) leaks onto the pooled connection.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import postgres from "postgres";
-import { createDb, type Db, type RateLimitState, type StatementOptions, type UserContext } from "../../shared/db/index.ts";
-import { ApiError } from "../../shared/http/errors.ts";
+import { createDb, type Db, type RateLimitState, type StatementOptions, type UserContext } from "../shared/db/index.ts";
+import { ApiError } from "../shared/http/errors.ts";
 
 const SCHEMA = "unit_db_scratch";
 let db: Db;
@@ -46,15 +47,15 @@ afterAll(async () => {
 });
 
 describe("withUser", () => {
-  it("runs as role authenticated with the user's claims", async () => {
+  it("runs as role edge_user (member of authenticated) with the user's claims", async () => {
     const r = await db.withUser(userA, async (tx) => {
       const [row] = await tx`select current_user as cu, auth.uid() as uid, auth.role() as role, auth.jwt() as jwt,
         current_setting('request.jwt.claims') as raw`;
       return row;
     });
-    expect(r.cu).toBe("authenticated");
+    expect(r.cu).toBe("edge_user");
     expect(r.uid).toBe(userA.id);
-    expect(r.role).toBe("authenticated");
+    expect(r.role).toBe("authenticated"); // auth.role() reads the claims
     expect(r.jwt).toMatchObject({ sub: userA.id, email: "a@example.test", aud: "authenticated" });
     expect(JSON.parse(r.raw).sub).toBe(userA.id);
   });
@@ -160,11 +161,11 @@ describe("asUser (one statement)", () => {
   const whoami = (d: Db, user: UserContext, opts: StatementOptions = {}, note: string | null = null, fail = false) =>
     d.asUser<Who>(user, (sql, request) => sql<Who[]>`select * from ${sql(SCHEMA)}.whoami(${request}, ${note}, ${fail})`, opts);
 
-  it("runs as role authenticated with the user's claims and reports the limiter's state", async () => {
+  it("runs as role edge_user with the user's claims and reports the limiter's state", async () => {
     const key = `unit:${crypto.randomUUID()}`;
     const states: RateLimitState[] = [];
     const [row] = await whoami(db, userA, { rateLimit: { key, limit: 5, windowSeconds: 60 }, onRateLimit: (s: RateLimitState) => states.push(s) });
-    expect(row.cu).toBe("authenticated");
+    expect(row.cu).toBe("edge_user");
     expect(row.uid).toBe(userA.id);
     expect(states).toHaveLength(1);
     expect(states[0]).toMatchObject({ limit: 5, remaining: 4 });
@@ -205,7 +206,7 @@ describe("asUser (one statement)", () => {
       i % 2 === 0 ? asUserNow(i % 4 === 0 ? userA : userB).then(([r]) => r) : plain().then(([r]) => r)));
     results.forEach((r, i) => {
       if (i % 2 === 0) {
-        expect(r).toMatchObject({ cu: "authenticated", uid: i % 4 === 0 ? userA.id : userB.id });
+        expect(r).toMatchObject({ cu: "edge_user", uid: i % 4 === 0 ? userA.id : userB.id });
       } else {
         expect(r).toEqual({ cu: loginRole, claims: "" });
       }
