@@ -698,3 +698,144 @@ describe("OpenAPI document", () => {
     expect(doc.components.schemas.Role.enum).toEqual(["OWNER", "ADMIN", "MANAGER", "OPERATOR"]);
   });
 });
+
+// ------------------------------------------------------------------------------------------
+describe("400 answers name the failing field, never its value", () => {
+  it("names the field in the body and in the log, and echoes no value", async () => {
+    const lines: string[] = [];
+    const logged = await testDeps({ LOG_LEVEL: "debug" }, { logger: createLogger("debug", (l) => lines.push(l)) });
+    try {
+      const logApp = createApp(logged);
+      const t = await createTenant(logged, sql);
+      const u = await newUser(sql);
+      const longName = `Secret-${"q".repeat(250)}`;
+      const cases: { method: string; path: string; token: string; body: unknown; value: string; issue: { in: string; path: string; code: string } }[] = [
+        { method: "POST", path: "", token: u.token, body: { name: longName }, value: longName, issue: { in: "body", path: "name", code: "too_big" } },
+        { method: "POST", path: `/${t.id}/members`, token: t.users.OWNER.mfaToken, body: { user_id: "not-a-uuid-ZZZ", role: "OPERATOR" },
+          value: "not-a-uuid-ZZZ", issue: { in: "body", path: "user_id", code: "invalid_format" } },
+        { method: "PATCH", path: `/${t.id}/members/${t.users.OPERATOR.id}`, token: t.users.OWNER.mfaToken, body: { role: "SUPREME_LEADER" },
+          value: "SUPREME_LEADER", issue: { in: "body", path: "role", code: "invalid_value" } },
+        { method: "POST", path: `/${t.id}/whatsapp`, token: t.users.OWNER.mfaToken, body: waBody({ access_token: "EAAG secret token" }),
+          value: "EAAG secret token", issue: { in: "body", path: "access_token", code: "invalid_format" } },
+      ];
+      for (const k of cases) {
+        lines.length = 0;
+        const res = await call(logApp, k.method, k.path, k.token, k.body);
+        const text = await res.clone().text();
+        const body = await expectError(res, 400, "Invalid request");
+        expect(body.issues, `${k.method} ${k.path}`).toEqual([k.issue]);
+        expect(text).not.toContain(k.value);
+        const failed = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "request.failed" || l.message === "request.failed" || l.event === "request.failed");
+        expect(failed, lines.join("\n")).toBeDefined();
+        expect(JSON.stringify(failed)).toContain(`body:${k.issue.path}:${k.issue.code}`);
+        expect(lines.join("\n")).not.toContain(k.value);
+      }
+      // several failing fields are all named
+      const res = await call(logApp, "POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, { phone_number_id: "12ab" });
+      const body = await expectError(res, 400, "Invalid request");
+      expect(body.issues!.map((i) => i.path).sort()).toEqual(["access_token", "display_phone_number", "phone_number_id"]);
+      expect(await tenantState(t.id)).not.toContain("12ab");
+    } finally {
+      await logged.db.end();
+    }
+  });
+
+  it("malformed JSON and a wrong content type are 400s that say so", async () => {
+    const u = await newUser(sql);
+    const bad = await expectError(await api("POST", "", u.token, "{"), 400, "Invalid request");
+    expect(bad.issues?.[0]?.in).toBe("body");
+    await expectError(await api("POST", "", u.token, JSON.stringify({ name: "Acme" }), { "content-type": "text/plain" }), 400, "Invalid request");
+  });
+});
+
+describe("permission before the body (the tenant gate)", () => {
+  it("a member whose role lacks the permission gets 403 whatever the body; a non-member 404; nothing changes", async () => {
+    const t = await createTenant(deps, sql);
+    const outsider = await userWithMfa(sql);
+    const before = await tenantState(t.id);
+    const malformed: unknown[] = [{}, "{", { user_id: "x".repeat(5000), role: "ROOT" }, "null", []];
+    for (const body of malformed) {
+      await expectError(await api("POST", `/${t.id}/members`, t.users.OPERATOR.mfaToken, body), 403, "Forbidden");
+      await expectError(await api("POST", `/${t.id}/members`, t.users.OPERATOR.token, body), 403, "Forbidden");
+      await expectError(await api("POST", `/${t.id}/members`, outsider.mfaToken, body), 404, "Not found");
+      await expectError(await api("PATCH", `/${t.id}/members/${t.users.MANAGER.id}`, t.users.OPERATOR.mfaToken, body), 403, "Forbidden");
+      await expectError(await api("PATCH", `/${t.id}/members/${t.users.MANAGER.id}`, outsider.mfaToken, body), 404, "Not found");
+      await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.MANAGER.mfaToken, body), 403, "Forbidden");
+      await expectError(await api("POST", `/${t.id}/whatsapp`, outsider.mfaToken, body), 404, "Not found");
+    }
+    // a malformed member id is judged after the caller's permission too
+    await expectError(await api("DELETE", `/${t.id}/members/not-a-uuid`, t.users.OPERATOR.mfaToken), 403, "Forbidden");
+    await expectError(await api("DELETE", `/${t.id}/members/not-a-uuid`, outsider.mfaToken), 404, "Not found");
+    await expectError(await api("DELETE", `/${t.id}/members/not-a-uuid`, t.users.OWNER.mfaToken), 404, "Not found");
+    // a body without a content type is judged after the permission as well
+    await expectError(await api("POST", `/${t.id}/members`, t.users.OPERATOR.mfaToken, "x", { "content-type": "text/plain" }), 403, "Forbidden");
+    // ADMIN holds whatsapp.connect but not keys.rotate (the matrix, not a role name, decides)
+    await expectError(await api("POST", `/${t.id}/rotate-key`, t.users.ADMIN.mfaToken), 403, "Forbidden");
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  it("a non-member listing members → 404, any member → 200", async () => {
+    const t = await createTenant(deps, sql);
+    await expectError(await api("GET", `/${t.id}/members`, (await newUser(sql)).token), 404, "Not found");
+    for (const r of ROLES) expect((await api("GET", `/${t.id}/members`, t.users[r].token)).status).toBe(200);
+  });
+});
+
+describe("OpenAPI document: the one route style", () => {
+  const METHODS = ["get", "post", "put", "patch", "delete"];
+  type Operation = {
+    operationId?: string; security?: unknown; requestBody?: unknown; responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+    parameters?: { name: string; in: string }[];
+  };
+  async function operations() {
+    const doc = await (await app.request(`${BASE}/openapi.json`)).json();
+    const ops: [string, Operation][] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)) {
+      for (const [method, op] of Object.entries(item)) if (METHODS.includes(method)) ops.push([`${method.toUpperCase()} ${path}`, op]);
+    }
+    return { doc, ops };
+  }
+
+  it("every operation has a unique operationId and bearer security", async () => {
+    const { doc, ops } = await operations();
+    expect(ops).toHaveLength(8);
+    const ids = ops.map(([, op]) => op.operationId);
+    for (const [name, op] of ops) {
+      expect(op.operationId, name).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(op.security, name).toEqual([{ bearerAuth: [] }]);
+      expect(op.responses["401"], name).toBeDefined();
+      expect(op.responses["500"], name).toBeDefined();
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+
+  it("declares 400 and 413 wherever a body is accepted, and 404/403 on every /{id} route", async () => {
+    const { ops } = await operations();
+    const withBody = ops.filter(([, op]) => op.requestBody).map(([name]) => name).sort();
+    expect(withBody).toEqual(["PATCH /{id}/members/{userId}", "POST /", "POST /{id}/members", "POST /{id}/whatsapp"]);
+    for (const [name, op] of ops) {
+      if (op.requestBody) {
+        expect(op.responses["413"], name).toBeDefined();
+        expect(op.responses["400"], name).toBeDefined();
+      } else {
+        expect(op.responses["413"], name).toBeUndefined();
+      }
+      if (name.includes("/{id}")) {
+        expect(op.responses["404"], name).toBeDefined();
+        expect(op.responses["403"], name).toBeDefined();
+        expect(op.parameters?.map((p) => `${p.in}:${p.name}`), name).toContain("path:id");
+      }
+    }
+  });
+
+  it("error responses share one Error schema that can carry issues", async () => {
+    const { doc, ops } = await operations();
+    expect(Object.keys(doc.components.schemas.Error.properties).sort()).toEqual(["error", "issues", "requestId"]);
+    for (const [name, op] of ops) {
+      for (const [status, r] of Object.entries(op.responses)) {
+        if (Number(status) >= 400) expect(r.content?.["application/json"]?.schema, `${name} ${status}`).toEqual({ $ref: "#/components/schemas/Error" });
+      }
+    }
+  });
+});
