@@ -23,7 +23,7 @@ describe("permission matrix", () => {
   const EXPECTED: Record<string, string[]> = {
     OWNER: [
       "messages.read", "messages.write", "messages.delete", "ai.view_suggestions", "ai.approve_responses", "ai.configure_agents",
-      "customers.read", "customers.write", "customers.export", "orders.read", "orders.create", "orders.confirm",
+      "customers.read", "customers.write", "customers.export", "customers.erase", "orders.read", "orders.create", "orders.confirm",
       "members.read", "members.manage", "whatsapp.connect", "keys.rotate", "audit.read", "webhooks.manage",
     ],
     ADMIN: [
@@ -40,13 +40,13 @@ describe("permission matrix", () => {
 
   it("is written out here, every role × every permission", () => {
     expect([...ROLES]).toEqual(["OWNER", "ADMIN", "MANAGER", "OPERATOR"]);
-    expect(PERMISSIONS.length).toBe(18);
+    expect(PERMISSIONS.length).toBe(19);
     for (const role of ROLES) {
       for (const permission of PERMISSIONS) {
         expect([role, permission, can(role, permission)]).toEqual([role, permission, EXPECTED[role].includes(permission)]);
       }
     }
-    expect([...SENSITIVE_PERMISSIONS].sort()).toEqual(["customers.export", "keys.rotate", "members.manage", "whatsapp.connect"]);
+    expect([...SENSITIVE_PERMISSIONS].sort()).toEqual(["customers.erase", "customers.export", "keys.rotate", "members.manage", "whatsapp.connect"]);
   });
 
   it("lets an OWNER manage every role and an ADMIN only MANAGER and OPERATOR", () => {

@@ -1,10 +1,16 @@
 // Environment parsed once, by one zod schema. Errors name the variable, never its value.
+// Each capability declares its variables in its own fragment (./<area>.ts) merged here, so
+// adding a function's settings is a change to its own file.
 import { z } from "zod";
+import { bool, csv, int } from "./types.ts";
+import { aiConfig } from "./ai.ts";
+import { complianceConfig } from "./compliance.ts";
+import { oauthConfig } from "./oauth.ts";
+import { webhooksConfig } from "./webhooks.ts";
+
+export { bool, csv, int } from "./types.ts";
 
 const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "must be exactly 64 hexadecimal characters");
-const bool = z.enum(["true", "false", "1", "0", "on", "off"]).transform((v) => ["true", "1", "on"].includes(v));
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const csv = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
 
 /** `<version>:<64 hex>` entries, comma separated: master keys that reads still accept. */
 const previousKeys = z.string().transform((v, ctx) => {
@@ -49,6 +55,11 @@ export const configSchema = z.object({
   GRAPH_API_TIMEOUT_MS: int(100, 60_000).default(10_000),
   REQUIRE_MFA_FOR_ADMIN_ACTIONS: bool.default(true),
   MESSAGES_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(100),
+
+  ...aiConfig,
+  ...oauthConfig,
+  ...complianceConfig,
+  ...webhooksConfig,
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -8,19 +8,19 @@ export type Role = (typeof ROLES)[number];
 export const PERMISSIONS = [
   "messages.read", "messages.write", "messages.delete",
   "ai.view_suggestions", "ai.approve_responses", "ai.configure_agents",
-  "customers.read", "customers.write", "customers.export",
+  "customers.read", "customers.write", "customers.export", "customers.erase",
   "orders.read", "orders.create", "orders.confirm",
   "members.read", "members.manage", "whatsapp.connect", "keys.rotate", "audit.read", "webhooks.manage",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 const Y = true, N = false;
-//            messages r/w/del  ai view/approve/configure  customers r/w/export  orders r/create/confirm  members r/manage  whatsapp  keys  audit  webhooks
+//            messages r/w/del  ai view/approve/configure  customers r/w/export/erase  orders r/create/confirm  members r/manage  whatsapp  keys  audit  webhooks
 const MATRIX: Record<Role, boolean[]> = {
-  OWNER:    [Y, Y, Y,  Y, Y, Y,  Y, Y, Y,  Y, Y, Y,  Y, Y,  Y,  Y,  Y,  Y],
-  ADMIN:    [Y, Y, Y,  Y, Y, N,  Y, Y, Y,  Y, Y, Y,  Y, Y,  Y,  N,  Y,  Y],
-  MANAGER:  [Y, Y, N,  Y, N, N,  Y, Y, N,  Y, Y, Y,  Y, N,  N,  N,  N,  N],
-  OPERATOR: [Y, Y, N,  Y, N, N,  Y, N, N,  Y, N, N,  Y, N,  N,  N,  N,  N],
+  OWNER:    [Y, Y, Y,  Y, Y, Y,  Y, Y, Y, Y,  Y, Y, Y,  Y, Y,  Y,  Y,  Y,  Y],
+  ADMIN:    [Y, Y, Y,  Y, Y, N,  Y, Y, Y, N,  Y, Y, Y,  Y, Y,  Y,  N,  Y,  Y],
+  MANAGER:  [Y, Y, N,  Y, N, N,  Y, Y, N, N,  Y, Y, Y,  Y, N,  N,  N,  N,  N],
+  OPERATOR: [Y, Y, N,  Y, N, N,  Y, N, N, N,  Y, N, N,  Y, N,  N,  N,  N,  N],
 };
 
 /**
@@ -28,7 +28,7 @@ const MATRIX: Record<Role, boolean[]> = {
  * whose session still exists (signed-out or revoked sessions are refused).
  */
 export const SENSITIVE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
-  "members.manage", "whatsapp.connect", "keys.rotate", "customers.export",
+  "members.manage", "whatsapp.connect", "keys.rotate", "customers.export", "customers.erase",
 ]);
 
 export const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = Object.fromEntries(
