@@ -94,7 +94,13 @@ export class TenantScope {
       const work = (async () => await fn(tx, this))();
       // Wait for both, so no statement of `fn` outlives the transaction.
       const [gate, result] = await Promise.allSettled([this.#gate, work]);
-      if (gate.status === "rejected") throw gate.reason;
+      if (gate.status === "rejected") {
+        // No verdict when the transaction failed before the membership read could answer (its
+        // rate limit, taken first, aborts it: 25P02): forget it, so verified() checks on its own
+        // and the transaction's own error (429) stands for a caller the gate lets through.
+        if (!(gate.reason instanceof ApiError)) this.#gate = null;
+        throw gate.reason;
+      }
       if (result.status === "rejected") throw result.reason;
       return result.value;
     }, this.runOptions);
