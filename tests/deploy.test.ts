@@ -71,6 +71,10 @@ describe("deno.json import map", () => {
     }
   });
 
+  it("maps every runtime dependency of package.json", () => {
+    for (const name of Object.keys(pkg.dependencies)) expect(denoJson.imports[name], name).toBeDefined();
+  });
+
   it("maps every bare import in functions/ and shared/ (and scripts/serve.ts), to a runtime dependency", () => {
     const files = [...sourceFiles("functions"), ...sourceFiles("shared"), "scripts/serve.ts"];
     const bare = new Set<string>();
