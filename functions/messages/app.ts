@@ -1,8 +1,10 @@
 // messages: the Messages page API. Every route acts for the distributor named by the
-// x-distributor-id header; the caller must be a member (404 otherwise) whose role has the
-// route's permission in the matrix of shared/tenancy (403 otherwise), checked before the
-// request is validated. Each route runs in one user transaction (RLS applies); sending a
-// WhatsApp message adds the Graph API call and a second, service transaction for its outcome.
+// x-distributor-id header through the tenant gate (shared/tenancy/gate.ts): the caller must be
+// a member (404 otherwise) whose role has the route's permission in the matrix of
+// shared/tenancy (403 otherwise), judged before the request's input (400). Routes follow the
+// one route style of shared/http/openapi.ts. Each route runs in one user transaction (RLS
+// applies) with the membership read pipelined ahead of its statements; sending a WhatsApp
+// message adds the Graph API call and a second, service transaction for its outcome.
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
@@ -15,7 +17,6 @@ import { orderRoutes } from "./routes/orders.ts";
 export function createApp(deps: Deps) {
   const { logger, config } = deps;
   const api = createRouter();
-  api.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   // Answers carry personal data: never cached.
   api.use("*", async (c, next) => {
     await next();

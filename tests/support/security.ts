@@ -42,3 +42,22 @@ export function authenticationCases(name: string, call: Call) {
     await expectUnauthorized(await call({ authorization: `Bearer ${token}` }));
   });
 }
+
+/** A field a 400 names: where, a dotted path and zod's code (never the value). */
+export interface ExpectedIssue { in?: "body" | "query" | "path" | "header"; path: string; code?: string }
+
+/**
+ * An error answer in the one shape: the status, its generic message, a request id, and nothing
+ * else, except that a 400 may say which fields failed (`issues`). With `issues`, each expected
+ * one must be among them. Returns the body.
+ */
+export async function expectError(res: Response, status: number, error: string, issues?: ExpectedIssue[]) {
+  expect(res.status).toBe(status);
+  const body = await res.json();
+  expect(body.error).toBe(error);
+  expect(typeof body.requestId).toBe("string");
+  const keys = status === 400 && "issues" in body ? ["error", "issues", "requestId"] : ["error", "requestId"];
+  expect(Object.keys(body).sort()).toEqual(keys);
+  if (issues) expect(body.issues).toEqual(expect.arrayContaining(issues.map((i) => expect.objectContaining(i))));
+  return body as { error: string; requestId: string; issues?: { in: string; path: string; code: string }[] };
+}

@@ -1,11 +1,9 @@
 // GET /conversations and GET /conversations/{id}/messages.
-import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, type Router } from "../../../shared/http/index.ts";
+import { z } from "@hono/zod-openapi";
+import { ApiError, json, route, type Router } from "../../../shared/http/index.ts";
 import { messageText, openMessageContent, type MessageContent } from "../../../shared/messaging/index.ts";
-import {
-  decodeCursor, DistributorHeaders, errorResponses, inTenant, json, page, pageQuery, parseQuery, pathId, register,
-  type RouteContext,
-} from "./context.ts";
+import { tenant } from "../../../shared/tenancy/index.ts";
+import { cursorParam, DistributorHeaders, NO_STORE, page, pageQuery, uuidParam, type RouteContext } from "./context.ts";
 
 const Conversation = z.object({
   id: z.string().uuid(),
@@ -24,6 +22,8 @@ const ConversationList = z.object({
 const ConversationQuery = z.object({
   status: z.enum(["open", "pending", "closed"]).optional().openapi({ param: { name: "status", in: "query" } }),
   ...pageQuery,
+  // Conversations never messaged sort last, with a null timestamp in their cursor.
+  cursor: cursorParam({ nullTs: true }),
 });
 
 const Message = z.object({
@@ -40,7 +40,7 @@ const Message = z.object({
 
 const MessageList = z.object({ messages: z.array(Message), next_cursor: z.string().nullable() }).openapi("MessageList");
 
-const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+const IdParam = z.object({ id: uuidParam("id") });
 
 interface ConversationRow {
   id: string;
@@ -64,15 +64,18 @@ interface MessageRow {
 }
 
 export function conversationRoutes(api: Router, { deps, auth }: RouteContext): void {
-  register(api, createRoute({
-    method: "get", path: "/conversations", tags: ["conversations"],
+  api.openapi(route({
+    method: "get", path: "/conversations", tags: ["conversations"], operationId: "listConversations",
     summary: "List conversations, most recent first (messages.read)",
+    middleware: [auth, tenant(deps, "messages.read")] as const,
     request: { headers: DistributorHeaders, query: ConversationQuery },
-    responses: { 200: json(ConversationList, "A page of conversations"), ...errorResponses },
-  }), auth, async (c) => {
-    const result = await inTenant(deps, c, "messages.read", async (tx, t) => {
-      const q = parseQuery(ConversationQuery, c);
-      const cur = decodeCursor(q.cursor);
+    errors: ["forbidden", "not_found"],
+    responses: { 200: json(ConversationList, "A page of conversations", NO_STORE) },
+  }), async (c) => {
+    const q = c.req.valid("query");
+    const t = c.get("tenant");
+    const result = await t.transaction(async (tx) => {
+      const cur = q.cursor;
       // Keyset on (last_message_at desc nulls last, id desc), the order of conversations_list_idx.
       const after = !cur ? tx``
         : cur.ts === null ? tx`and last_message_at is null and id < ${cur.id}`
@@ -85,25 +88,27 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
         where distributor_id = ${t.id} ${q.status ? tx`and status = ${q.status}` : tx``} ${after}
         order by last_message_at desc nulls last, id desc
         limit ${q.limit + 1}`;
-      await t.ready;
+      await t.verified();
       return page([...rows], q.limit, (r) => ({ ts: r.last_message_at, id: r.id }));
     });
-    return c.json({ conversations: result.items, next_cursor: result.next_cursor }, 200);
+    return c.json({ conversations: result.items, next_cursor: result.next_cursor } as z.infer<typeof ConversationList>, 200);
   });
 
-  register(api, createRoute({
-    method: "get", path: "/conversations/{id}/messages", tags: ["conversations"],
+  api.openapi(route({
+    method: "get", path: "/conversations/{id}/messages", tags: ["conversations"], operationId: "listConversationMessages",
     summary: "Messages of a conversation, newest first, decrypted (messages.read; audited)",
     description: "Soft-deleted messages are left out. Each call that reads decrypted content writes one " +
       "data_access_audit row (messages.read_content, record_id = the conversation, details.count).",
+    middleware: [auth, tenant(deps, "messages.read")] as const,
     request: { headers: DistributorHeaders, params: IdParam, query: z.object(pageQuery) },
-    responses: { 200: json(MessageList, "A page of messages"), ...errorResponses },
-  }), auth, async (c) => {
-    const result = await inTenant(deps, c, "messages.read", async (tx, t) => {
-      const conversationId = pathId(c, "id");
-      const q = parseQuery(z.object(pageQuery), c);
-      const cur = decodeCursor(q.cursor);
-      if (cur && cur.ts === null) throw new ApiError("invalid_request", {}, "cursor malformed");
+    errors: ["forbidden", "not_found"],
+    responses: { 200: json(MessageList, "A page of messages", NO_STORE) },
+  }), async (c) => {
+    const { id: conversationId } = c.req.valid("param");
+    const q = c.req.valid("query");
+    const t = c.get("tenant");
+    const result = await t.transaction(async (tx) => {
+      const cur = q.cursor;
       // One statement: the page, and the audit row (only when the conversation is visible).
       const [r] = await tx<{ found: number; rows: MessageRow[] }[]>`
         with conv as (
@@ -117,16 +122,17 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
           order by m.created_at desc, m.id desc
           limit ${q.limit + 1}
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'messages.read_content', 'messages', conv.id,
-                   ${t.ip}, ${t.userAgent}, jsonb_build_object('count', least((select count(*) from pg), ${q.limit})))
+          select ${t.auditCall(tx, "messages.read_content", "messages", {
+            recordIdSql: tx`conv.id`, detailsSql: tx`jsonb_build_object('count', least((select count(*) from pg), ${q.limit}))`,
+          })}
           from conv
         )
         select (select count(*) from audit)::int as found,
                coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
-      await t.ready;
+      await t.verified();
       if (!r.found) throw new ApiError("not_found", {}, "conversation not visible");
       const p = page(r.rows, q.limit, (m) => ({ ts: m.created_at, id: m.id }));
-      const keys = await deps.tenantKeys.get(t.id, tx);
+      const keys = await t.keys(tx);
       const messages = await Promise.all(p.items.map(async (m) => {
         let content: MessageContent = {};
         if (m.content_encrypted && m.content_iv && m.key_version != null) {
@@ -152,6 +158,6 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
       }));
       return { messages, next_cursor: p.next_cursor };
     });
-    return c.json(result, 200);
+    return c.json(result as z.infer<typeof MessageList>, 200);
   });
 }

@@ -2,16 +2,13 @@
 // Contact data (name, phone, email, WhatsApp id) is sealed per row (shared/messaging); staff
 // notes are sealed too (see sealNotes). Every read of decrypted contact data is audited: one
 // data_access_audit row per request, in the request's transaction.
-import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, type Router } from "../../../shared/http/index.ts";
+import { z } from "@hono/zod-openapi";
+import { ApiError, json, jsonBody, route, type Router } from "../../../shared/http/index.ts";
 import {
   emailLookupHash, openCustomerContact, phoneLookupHash, sealCustomerContact, type CustomerContact,
 } from "../../../shared/messaging/index.ts";
-import { openFor, requireMfa, sealFor, type DistributorKeys } from "../../../shared/tenancy/index.ts";
-import {
-  auditedPage, DistributorHeaders, ErrorBody, errorResponses, inTenant, json, pageQuery, parseOrInvalid, parseQuery, pathId,
-  readBody, register, type RouteContext,
-} from "./context.ts";
+import { openFor, sealFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
+import { auditedPage, DistributorHeaders, NO_STORE, pageQuery, uuidParam, type RouteContext } from "./context.ts";
 
 /** Rows an export returns at most (newest first); beyond it the export says truncated. */
 export const EXPORT_MAX_ROWS = 10_000;
@@ -47,7 +44,7 @@ export const CustomerPatch = z.object({
   notes: z.string().max(5000).nullable().optional(),
 }).strict().refine((o) => Object.keys(o).length > 0, { message: "nothing to change" }).openapi("CustomerPatch");
 
-const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+const IdParam = z.object({ id: uuidParam("id") });
 const ExportQuery = z.object({
   format: z.enum(["json", "csv"]).default("json").openapi({ param: { name: "format", in: "query" } }),
 });
@@ -118,22 +115,23 @@ export function customersCsv(rows: CustomerOut[]): string {
 }
 
 export function customerRoutes(api: Router, { deps, auth }: RouteContext): void {
-  const { config } = deps;
-
-  register(api, createRoute({
-    method: "get", path: "/customers", tags: ["customers"],
+  api.openapi(route({
+    method: "get", path: "/customers", tags: ["customers"], operationId: "listCustomers",
     summary: "List customers, newest first, contact data decrypted (customers.read; audited)",
+    middleware: [auth, tenant(deps, "customers.read")] as const,
     request: { headers: DistributorHeaders, query: z.object(pageQuery) },
-    responses: { 200: json(CustomerList, "A page of customers"), ...errorResponses },
-  }), auth, async (c) => {
-    const result = await inTenant(deps, c, "customers.read", async (tx, t) => {
-      const q = parseQuery(z.object(pageQuery), c);
+    errors: ["forbidden", "not_found"],
+    responses: { 200: json(CustomerList, "A page of customers", NO_STORE) },
+  }), async (c) => {
+    const q = c.req.valid("query");
+    const t = c.get("tenant");
+    const result = await t.transaction(async (tx) => {
       const p = await auditedPage<CustomerRow>(tx, t, {
         rows: tx`select id, contact_encrypted, contact_iv, key_version, tags, notes, created_at
                  from public.customers where distributor_id = ${t.id}`,
         cursor: q.cursor, limit: q.limit, action: "customers.read", table: "customers",
       });
-      const keys = await deps.tenantKeys.get(t.id, tx);
+      const keys = await t.keys(tx);
       const customers = await Promise.all(p.items.map((x) => toCustomer(keys, x)));
       return { customers: customers.map(listItem), next_cursor: p.next_cursor };
     });
@@ -141,27 +139,35 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
   });
 
   // Before /customers/{id}, which would otherwise take "export" as an id.
-  register(api, createRoute({
-    method: "get", path: "/customers/export", tags: ["customers"],
+  api.openapi(route({
+    method: "get", path: "/customers/export", tags: ["customers"], operationId: "exportCustomers",
     summary: "Export customers as JSON or CSV (customers.export; aal2 when REQUIRE_MFA_FOR_ADMIN_ACTIONS; audited)",
     description: `At most ${EXPORT_MAX_ROWS} customers, newest first; CSV cells that start with = + - @ are prefixed ` +
-      "with a single quote so spreadsheets do not run them as formulas.",
+      "with a single quote so spreadsheets do not run them as formulas. A signed-out session is refused (401).",
+    middleware: [auth, tenant(deps, "customers.export")] as const,
     request: { headers: DistributorHeaders, query: ExportQuery },
+    errors: ["forbidden", "mfa_required", "not_found"],
     responses: {
       200: {
         description: "The export",
+        headers: {
+          "Content-Disposition": { description: "`attachment; filename=\"customers.json\"` or `customers.csv`", schema: { type: "string" } },
+          "X-Export-Truncated": {
+            description: `\`true\` when more than ${EXPORT_MAX_ROWS} customers exist (the newest are exported); absent otherwise`,
+            schema: { type: "string", enum: ["true"] },
+          },
+          ...NO_STORE,
+        },
         content: {
           "application/json": { schema: CustomerExport },
           "text/csv": { schema: z.string().openapi({ example: "id,name,phone,email,tags,notes,created_at\r\n" }) },
         },
       },
-      ...errorResponses,
-      403: json(ErrorBody, "Forbidden, or multi-factor authentication required"),
     },
-  }), auth, async (c) => {
-    const out = await inTenant(deps, c, "customers.export", async (tx, t) => {
-      requireMfa(t.user, config.REQUIRE_MFA_FOR_ADMIN_ACTIONS);
-      const { format } = parseQuery(ExportQuery, c);
+  }), async (c) => {
+    const { format } = c.req.valid("query");
+    const t = c.get("tenant");
+    const out = await t.transaction(async (tx) => {
       const [r] = await tx<{ rows: CustomerRow[] }[]>`
         with pg as (
           select id, contact_encrypted, contact_iv, key_version, tags, notes, created_at
@@ -169,74 +175,73 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
           order by created_at desc, id desc
           limit ${EXPORT_MAX_ROWS + 1}
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'customers.export', 'customers', null,
-                   ${t.ip}, ${t.userAgent},
-                   jsonb_build_object('count', least(count(*), ${EXPORT_MAX_ROWS}), 'format', ${format}::text))
+          select ${t.auditCall(tx, "customers.export", "customers", {
+            detailsSql: tx`jsonb_build_object('count', least(count(*), ${EXPORT_MAX_ROWS}), 'format', ${format}::text)`,
+          })}
           from pg
         )
         select (select count(*) from audit)::int as audited,
                coalesce((select json_agg(pg order by pg.created_at desc, pg.id desc) from pg), '[]'::json) as rows`;
-      await t.ready;
+      const keys = await t.keys(tx);
       const truncated = r.rows.length > EXPORT_MAX_ROWS;
-      const keys = await deps.tenantKeys.get(t.id, tx);
       const customers = await Promise.all(r.rows.slice(0, EXPORT_MAX_ROWS).map((x) => toCustomer(keys, x)));
-      return { format, customers, truncated };
+      return { customers, truncated };
     });
-    c.header("Content-Disposition", `attachment; filename="customers.${out.format}"`);
+    c.header("Content-Disposition", `attachment; filename="customers.${format}"`);
     if (out.truncated) c.header("X-Export-Truncated", "true");
-    if (out.format === "csv") {
-      return c.body(customersCsv(out.customers), 200, { "Content-Type": "text/csv; charset=utf-8" });
+    if (format === "csv") {
+      return c.body(customersCsv(out.customers), 200, { "Content-Type": "text/csv; charset=utf-8" }) as never;
     }
     return c.json({ customers: out.customers, count: out.customers.length, truncated: out.truncated }, 200);
   });
 
-  register(api, createRoute({
-    method: "get", path: "/customers/{id}", tags: ["customers"],
+  api.openapi(route({
+    method: "get", path: "/customers/{id}", tags: ["customers"], operationId: "getCustomer",
     summary: "One customer, with notes (customers.read; audited)",
+    middleware: [auth, tenant(deps, "customers.read")] as const,
     request: { headers: DistributorHeaders, params: IdParam },
-    responses: { 200: json(CustomerDetail, "The customer"), ...errorResponses },
-  }), auth, async (c) => {
-    const customer = await inTenant(deps, c, "customers.read", async (tx, t) => {
-      const id = pathId(c, "id");
+    errors: ["forbidden", "not_found"],
+    responses: { 200: json(CustomerDetail, "The customer", NO_STORE) },
+  }), async (c) => {
+    const { id } = c.req.valid("param");
+    const t = c.get("tenant");
+    const customer = await t.transaction(async (tx) => {
       const [row] = await tx<CustomerRow[]>`
         with cu as (
           select id, contact_encrypted, contact_iv, key_version, tags, notes, to_json(created_at) #>> '{}' as created_at
           from public.customers where id = ${id} and distributor_id = ${t.id}
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'customers.read', 'customers', cu.id,
-                   ${t.ip}, ${t.userAgent}, '{"count": 1}'::jsonb)
+          select ${t.auditCall(tx, "customers.read", "customers", { recordIdSql: tx`cu.id`, detailsSql: tx`'{"count": 1}'::jsonb` })}
           from cu
         )
         select cu.*, (select count(*) from audit)::int as audited from cu`;
-      await t.ready;
+      await t.verified();
       if (!row) throw new ApiError("not_found", {}, "customer not visible");
-      return await toCustomer(await deps.tenantKeys.get(t.id, tx), row);
+      return await toCustomer(await t.keys(tx), row);
     });
     return c.json(customer, 200);
   });
 
-  register(api, createRoute({
-    method: "patch", path: "/customers/{id}", tags: ["customers"],
+  api.openapi(route({
+    method: "patch", path: "/customers/{id}", tags: ["customers"], operationId: "updateCustomer",
     summary: "Change a customer's name, email, phone, tags or notes (customers.write; audited)",
     description: "null clears a field. Contact data is re-sealed and its lookup hashes recomputed.",
-    request: {
-      headers: DistributorHeaders,
-      params: IdParam,
-      body: { required: true, content: { "application/json": { schema: CustomerPatch } } },
-    },
-    responses: { 200: json(CustomerDetail, "The updated customer"), ...errorResponses },
-  }), auth, async (c) => {
-    const body = await readBody(c);
-    const customer = await inTenant(deps, c, "customers.write", async (tx, t) => {
-      const id = pathId(c, "id");
-      const patch = parseOrInvalid(CustomerPatch, body);
+    middleware: [auth, tenant(deps, "customers.write")] as const,
+    request: { headers: DistributorHeaders, params: IdParam, body: jsonBody(CustomerPatch) },
+    errors: ["forbidden", "not_found"],
+    responses: { 200: json(CustomerDetail, "The updated customer", NO_STORE) },
+  }), async (c) => {
+    const { id } = c.req.valid("param");
+    const patch = c.req.valid("json");
+    const t = c.get("tenant");
+    const customer = await t.transaction(async (tx) => {
       const [cur] = await tx<CustomerRow[]>`
         select id, contact_encrypted, contact_iv, key_version, tags, notes, created_at
         from public.customers where id = ${id} and distributor_id = ${t.id}
         for update`;
-      await t.ready;
+      await t.verified();
       if (!cur) throw new ApiError("not_found", {}, "customer not visible");
-      const keys = await deps.tenantKeys.get(t.id, tx);
+      const keys = await t.keys(tx);
       let contact: CustomerContact;
       try {
         contact = await openCustomerContact(keys, id, cur);
@@ -266,8 +271,9 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
           where id = ${id} and distributor_id = ${t.id}
           returning id, contact_encrypted, contact_iv, key_version, tags, notes, to_json(created_at) #>> '{}' as created_at
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'customers.update', 'customers', u.id,
-                   ${t.ip}, ${t.userAgent}, jsonb_build_object('fields', ${tx.json(fields)}::jsonb))
+          select ${t.auditCall(tx, "customers.update", "customers", {
+            recordIdSql: tx`u.id`, detailsSql: tx`jsonb_build_object('fields', ${tx.json(fields)}::jsonb)`,
+          })}
           from u
         )
         select u.*, (select count(*) from audit)::int as audited from u`;

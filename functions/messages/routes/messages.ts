@@ -6,25 +6,25 @@
 // outcome: the wamid (so status webhooks find the message), or 'failed' with Meta's error
 // code and title (→ 502). Attachments travel as links appended to the text body (one Graph
 // message, one wamid, statuses tracked as for any text).
-import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, type Router } from "../../../shared/http/index.ts";
+import { z } from "@hono/zod-openapi";
+import { ApiError, json, jsonBody, RESPONSE_HEADERS, route, type Router } from "../../../shared/http/index.ts";
 import { describeError } from "../../../shared/log/index.ts";
 import {
   openAccessToken, openCustomerContact, sealMessageContent, type MessageContent,
 } from "../../../shared/messaging/index.ts";
 import { maskPii } from "../../../shared/pii/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
-import type { DistributorKeys } from "../../../shared/tenancy/index.ts";
+import { tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { sendWhatsAppText, WHATSAPP_TEXT_MAX, type SendResult } from "../graph.ts";
-import {
-  DistributorHeaders, ErrorBody, errorResponses, inTenant, json, parseOrInvalid, pathId, readBody, register, sendRateLimit, truncate,
-  type RouteContext,
-} from "./context.ts";
+import { DistributorHeaders, NO_STORE, sendRateLimit, truncate, uuidParam, type RouteContext } from "./context.ts";
 
 export const MESSAGE_TYPES = ["TEXT", "IMAGE", "AUDIO", "FILE", "ORDER_CONTEXT"] as const;
 export const CONTENT_MAX = 10_000;
 export const ATTACHMENTS_MAX = 10;
-/** Masked previews stored in clear on messages and conversations. */
+/**
+ * Masked previews stored in clear on messages and conversations, in code points. (The
+ * webhook's inbound previews use their own constant; one shared value is pending.)
+ */
 export const PREVIEW_MAX = 160;
 
 export const MessageCreate = z.object({
@@ -42,7 +42,7 @@ const MessageCreated = z.object({
   external_id: z.string().nullable().openapi({ description: "The wamid for WhatsApp conversations, else null" }),
 }).openapi("MessageCreated");
 
-const MessageIdParam = z.object({ messageId: z.string().uuid().openapi({ param: { name: "messageId", in: "path" } }) });
+const MessageIdParam = z.object({ messageId: uuidParam("messageId") });
 
 /** The WhatsApp text body: the content, then one attachment link per line. */
 export function whatsappBody(content: string, attachments: string[]): string {
@@ -127,30 +127,26 @@ async function recordOutcome(deps: Deps, distributorId: string, messageId: strin
 
 export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
   const { logger } = deps;
+  const { "Retry-After": _, ...RATE_LIMIT_HEADERS } = RESPONSE_HEADERS;
 
-  register(api, createRoute({
-    method: "post", path: "/", tags: ["messages"],
+  api.openapi(route({
+    method: "post", path: "/", tags: ["messages"], operationId: "sendMessage",
     summary: "Send a message in a conversation (messages.write; 100 per minute per distributor)",
     description: "WhatsApp conversations are answered through the WhatsApp Cloud API; 429 and 5xx from Graph are " +
       "retried with backoff, a final failure marks the message failed and answers 502. A WhatsApp text body " +
       "(content plus attachment links) longer than 4,096 characters is rejected with 400.",
-    request: {
-      headers: DistributorHeaders,
-      body: { required: true, content: { "application/json": { schema: MessageCreate } } },
-    },
+    middleware: [auth, tenant(deps, "messages.write", { runOptions: sendRateLimit(deps) })] as const,
+    request: { headers: DistributorHeaders, body: jsonBody(MessageCreate) },
+    errors: ["forbidden", "not_found", "rate_limited", "upstream"],
     responses: {
-      201: json(MessageCreated, "Stored (and sent, for WhatsApp)"),
-      ...errorResponses,
-      429: json(ErrorBody, "Too many requests (Retry-After)"),
-      502: json(ErrorBody, "The WhatsApp Cloud API did not take the message (the message is stored as failed)"),
+      201: json(MessageCreated, "Stored (and sent, for WhatsApp). On 502 the message is stored as failed.", { ...RATE_LIMIT_HEADERS, ...NO_STORE }),
     },
-  }), auth, async (c) => {
-    const body = await readBody(c);
+  }), async (c) => {
+    const m = c.req.valid("json");
+    const t = c.get("tenant");
     const messageId = crypto.randomUUID();
-    const stored = await inTenant(deps, c, "messages.write", async (tx, t): Promise<Stored> => {
-      const m = parseOrInvalid(MessageCreate, body);
-      await t.ready;
-      const keys = await deps.tenantKeys.get(t.id, tx);
+    const stored = await t.transaction(async (tx): Promise<Stored> => {
+      const keys = await t.keys(tx);
       const type = m.message_type.toLowerCase();
       const content: MessageContent = m.attachments.length ? { text: m.content, attachments: m.attachments } : { text: m.content };
       const masked = maskPii(m.content);
@@ -177,21 +173,25 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
           from ins where cv.id = ins.conversation_id
           returning cv.id
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'messages.send', 'messages', ins.id,
-                   ${t.ip}, ${t.userAgent},
-                   jsonb_build_object('message_type', ${type}::text, 'attachments', ${m.attachments.length}::int, 'conversation_id', ins.conversation_id))
+          select ${t.auditCall(tx, "messages.send", "messages", {
+            recordIdSql: tx`ins.id`,
+            detailsSql: tx`jsonb_build_object('message_type', ${type}::text, 'attachments', ${m.attachments.length}::int,
+                                              'conversation_id', ins.conversation_id)`,
+          })}
           from ins
         )
         select conv.whatsapp_account_id, (select count(*) from ins)::int as inserted,
                (select count(*) from audit)::int as audited
         from conv`;
       if (!row) throw new ApiError("not_found", {}, "conversation not visible");
-      if (!row.inserted) throw new ApiError("invalid_request", {}, "text body too long for WhatsApp");
+      if (!row.inserted) {
+        throw new ApiError("invalid_request", {}, "text body too long for WhatsApp", [{ in: "body", path: "content", code: "too_big" }]);
+      }
       return {
         distributorId: t.id, conversationId: m.conversation_id, whatsappAccountId: row.whatsapp_account_id,
         body: waBody, previewUrl: m.attachments.length > 0, keys,
       };
-    }, sendRateLimit(deps, c));
+    });
 
     const headers = c.get("rateLimitHeaders") ?? {};
     if (!stored.whatsappAccountId) return c.json({ id: messageId, status: "sent" as const, external_id: null }, 201, headers);
@@ -222,14 +222,17 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
     return c.json({ id: messageId, status: "sent" as const, external_id: result.wamid }, 201, headers);
   });
 
-  register(api, createRoute({
-    method: "delete", path: "/{messageId}", tags: ["messages"],
+  api.openapi(route({
+    method: "delete", path: "/{messageId}", tags: ["messages"], operationId: "deleteMessage",
     summary: "Soft-delete a message (messages.delete; audited)",
+    middleware: [auth, tenant(deps, "messages.delete")] as const,
     request: { headers: DistributorHeaders, params: MessageIdParam },
-    responses: { 200: json(z.object({ success: z.literal(true) }), "Deleted"), ...errorResponses },
-  }), auth, async (c) => {
-    await inTenant(deps, c, "messages.delete", async (tx, t) => {
-      const id = pathId(c, "messageId");
+    errors: ["forbidden", "not_found"],
+    responses: { 200: json(z.object({ success: z.literal(true) }), "Deleted", NO_STORE) },
+  }), async (c) => {
+    const { messageId: id } = c.req.valid("param");
+    const t = c.get("tenant");
+    await t.transaction(async (tx) => {
       // The conversation's preview falls back to its latest remaining message (this statement's
       // snapshot does not see the deleted_at it sets, hence m.id <> d.id).
       const [row] = await tx`
@@ -246,12 +249,13 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
           from d where c.id = d.conversation_id
           returning c.id
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'messages.delete', 'messages', d.id,
-                   ${t.ip}, ${t.userAgent}, jsonb_build_object('conversation_id', d.conversation_id))
+          select ${t.auditCall(tx, "messages.delete", "messages", {
+            recordIdSql: tx`d.id`, detailsSql: tx`jsonb_build_object('conversation_id', d.conversation_id)`,
+          })}
           from d
         )
         select d.id, (select count(*) from audit)::int as audited, (select count(*) from cv)::int as conversations from d`;
-      await t.ready;
+      await t.verified();
       if (!row) throw new ApiError("not_found", {}, "message not visible");
     });
     return c.json({ success: true as const }, 200);

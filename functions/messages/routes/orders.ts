@@ -1,13 +1,10 @@
 // GET /orders, POST /orders, POST /orders/{id}/confirm.
 // Totals are computed here, in integer cents (BigInt), never taken from the caller; notes are
 // sealed with the distributor's key (AAD orders:<id>).
-import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, type Router } from "../../../shared/http/index.ts";
-import { openFor, sealFor, type DistributorKeys } from "../../../shared/tenancy/index.ts";
-import {
-  auditedPage, DistributorHeaders, ErrorBody, errorResponses, inTenant, json, pageQuery, parseOrInvalid, parseQuery,
-  pathId, readBody, register, type RouteContext,
-} from "./context.ts";
+import { z } from "@hono/zod-openapi";
+import { ApiError, json, jsonBody, route, type Router } from "../../../shared/http/index.ts";
+import { openFor, sealFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
+import { auditedPage, DistributorHeaders, NO_STORE, pageQuery, uuidParam, type RouteContext } from "./context.ts";
 
 const ORDER_STATUSES = ["pending", "confirmed", "cancelled"] as const;
 /** numeric(14, 2): at most 999,999,999,999.99. */
@@ -48,7 +45,7 @@ const OrderQuery = z.object({
   status: z.enum(ORDER_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }),
   ...pageQuery,
 });
-const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+const IdParam = z.object({ id: uuidParam("id") });
 
 type Item = z.infer<typeof OrderItem>;
 
@@ -59,7 +56,9 @@ export function orderTotal(items: Item[]): string | null {
   for (const i of items) {
     if (i.unit_price !== undefined) cents += BigInt(i.quantity) * BigInt(Math.round(i.unit_price * 100));
   }
-  if (cents > TOTAL_MAX_CENTS) throw new ApiError("invalid_request", {}, "order total out of range");
+  if (cents > TOTAL_MAX_CENTS) {
+    throw new ApiError("invalid_request", {}, "order total out of range", [{ in: "body", path: "items", code: "too_big" }]);
+  }
   return `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
 }
 
@@ -95,46 +94,46 @@ async function toOrder(keys: DistributorKeys | null, r: OrderRow) {
 const needsKeys = (rows: OrderRow[]) => rows.some((r) => r.notes_encrypted);
 
 export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
-  register(api, createRoute({
-    method: "get", path: "/orders", tags: ["orders"],
+  api.openapi(route({
+    method: "get", path: "/orders", tags: ["orders"], operationId: "listOrders",
     summary: "List orders, newest first (orders.read; audited)",
+    middleware: [auth, tenant(deps, "orders.read")] as const,
     request: { headers: DistributorHeaders, query: OrderQuery },
-    responses: { 200: json(OrderList, "A page of orders"), ...errorResponses },
-  }), auth, async (c) => {
-    const result = await inTenant(deps, c, "orders.read", async (tx, t) => {
-      const q = parseQuery(OrderQuery, c);
+    errors: ["forbidden", "not_found"],
+    responses: { 200: json(OrderList, "A page of orders", NO_STORE) },
+  }), async (c) => {
+    const q = c.req.valid("query");
+    const t = c.get("tenant");
+    const result = await t.transaction(async (tx) => {
       const p = await auditedPage<OrderRow>(tx, t, {
         rows: tx`select id, customer_id, conversation_id, status, items, total::text as total,
                         notes_encrypted, notes_iv, key_version, created_at, confirmed_at
                  from public.orders where distributor_id = ${t.id} ${q.status ? tx`and status = ${q.status}` : tx``}`,
         cursor: q.cursor, limit: q.limit, action: "orders.read", table: "orders",
       });
-      const keys = needsKeys(p.items) ? await deps.tenantKeys.get(t.id, tx) : null;
+      const keys = needsKeys(p.items) ? await t.keys(tx) : null;
       return { orders: await Promise.all(p.items.map((x) => toOrder(keys, x))), next_cursor: p.next_cursor };
     });
     return c.json(result, 200);
   });
 
-  register(api, createRoute({
-    method: "post", path: "/orders", tags: ["orders"],
+  api.openapi(route({
+    method: "post", path: "/orders", tags: ["orders"], operationId: "createOrder",
     summary: "Create an order for a customer of this distributor (orders.create; audited)",
-    request: {
-      headers: DistributorHeaders,
-      body: { required: true, content: { "application/json": { schema: OrderCreate } } },
-    },
-    responses: { 201: json(Order, "Created (status pending)"), ...errorResponses },
-  }), auth, async (c) => {
-    const body = await readBody(c);
+    description: "The total is computed from the items (quantity × unit_price, in cents), never taken from the caller.",
+    middleware: [auth, tenant(deps, "orders.create")] as const,
+    request: { headers: DistributorHeaders, body: jsonBody(OrderCreate) },
+    errors: ["forbidden", "not_found"],
+    responses: { 201: json(Order, "Created (status pending)", NO_STORE) },
+  }), async (c) => {
+    const o = c.req.valid("json");
+    const t = c.get("tenant");
     const orderId = crypto.randomUUID();
-    const order = await inTenant(deps, c, "orders.create", async (tx, t) => {
-      const o = parseOrInvalid(OrderCreate, body);
+    const order = await t.transaction(async (tx) => {
       const total = orderTotal(o.items);
       const notes = o.notes ? o.notes : null;
-      let sealed: { encryptedValue: string; iv: string; keyVersion: number } | null = null;
-      if (notes) {
-        await t.ready; // keys only for confirmed members
-        sealed = await sealFor(await deps.tenantKeys.get(t.id, tx), "orders", orderId, notes);
-      }
+      // Keys only for confirmed members (t.keys awaits the gate).
+      const sealed = notes ? await sealFor(await t.keys(tx), "orders", orderId, notes) : null;
       const conversationId = o.conversation_id ?? null;
       const [row] = await tx<OrderRow[]>`
         with cu as (
@@ -151,30 +150,30 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
           returning id, customer_id, conversation_id, status, items, total::text as total,
                     to_json(created_at) #>> '{}' as created_at
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'orders.create', 'orders', ins.id,
-                   ${t.ip}, ${t.userAgent}, jsonb_build_object('items', ${o.items.length}::int))
+          select ${t.auditCall(tx, "orders.create", "orders", {
+            recordIdSql: tx`ins.id`, detailsSql: tx`jsonb_build_object('items', ${o.items.length}::int)`,
+          })}
           from ins
         )
         select ins.*, (select count(*) from audit)::int as audited from ins`;
-      await t.ready;
+      await t.verified();
       if (!row) throw new ApiError("not_found", {}, "customer or conversation not visible");
       return { ...(await toOrder(null, { ...row, notes_encrypted: null, notes_iv: null, key_version: null, confirmed_at: null })), notes };
     });
     return c.json(order, 201);
   });
 
-  register(api, createRoute({
-    method: "post", path: "/orders/{id}/confirm", tags: ["orders"],
+  api.openapi(route({
+    method: "post", path: "/orders/{id}/confirm", tags: ["orders"], operationId: "confirmOrder",
     summary: "Confirm a pending order (orders.confirm; audited)",
+    middleware: [auth, tenant(deps, "orders.confirm")] as const,
     request: { headers: DistributorHeaders, params: IdParam },
-    responses: {
-      200: json(Order, "Confirmed"),
-      ...errorResponses,
-      409: json(ErrorBody, "The order is not pending"),
-    },
-  }), auth, async (c) => {
-    const order = await inTenant(deps, c, "orders.confirm", async (tx, t) => {
-      const id = pathId(c, "id");
+    errors: ["forbidden", "not_found", "conflict"],
+    responses: { 200: json(Order, "Confirmed", NO_STORE) },
+  }), async (c) => {
+    const { id } = c.req.valid("param");
+    const t = c.get("tenant");
+    const order = await t.transaction(async (tx) => {
       const confirmed = tx<OrderRow[]>`
         with u as (
           update public.orders set status = 'confirmed', confirmed_by = ${t.user.id}, confirmed_at = now(), updated_at = now()
@@ -183,17 +182,16 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
                     notes_encrypted, notes_iv, key_version,
                     to_json(created_at) #>> '{}' as created_at, to_json(confirmed_at) #>> '{}' as confirmed_at
         ), audit as (
-          select private.write_data_access_audit(${t.id}, ${t.user.id}, 'orders.confirm', 'orders', u.id,
-                   ${t.ip}, ${t.userAgent}, '{}'::jsonb)
+          select ${t.auditCall(tx, "orders.confirm", "orders", { recordIdSql: tx`u.id`, detailsSql: tx`'{}'::jsonb` })}
           from u
         )
         select u.*, (select count(*) from audit)::int as audited from u`;
       // Pipelined behind the update, so it sees its result: tells 404 from 409.
       const existing = tx<{ status: string }[]>`select status from public.orders where id = ${id} and distributor_id = ${t.id}`;
       const [[row], [prior]] = await Promise.all([confirmed, existing]);
-      await t.ready;
+      await t.verified();
       if (!row) throw new ApiError(prior ? "conflict" : "not_found", {}, prior ? `order is ${prior.status}` : "order not visible");
-      return await toOrder(row.notes_encrypted ? await deps.tenantKeys.get(t.id, tx) : null, row);
+      return await toOrder(row.notes_encrypted ? await t.keys(tx) : null, row);
     });
     return c.json(order, 200);
   });
