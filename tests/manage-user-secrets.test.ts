@@ -39,7 +39,7 @@ async function auditRows(userId: string) {
 describe("manage-user-secrets contract", () => {
   it("save → list → get → has → delete → re-save", async () => {
     const u = await newUser(sql);
-    const headers = { "x-forwarded-for": "203.0.113.7, 10.0.0.1", "user-agent": "vitest-agent" };
+    const headers = { "x-forwarded-for": "6.6.6.6, 203.0.113.7", "user-agent": "vitest-agent" }; // the client wrote 6.6.6.6; the platform appended 203.0.113.7
     let res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-test-123" }, headers);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ success: true });
@@ -323,5 +323,69 @@ describe("400 answers say which field failed, never its value", () => {
     expect(rows.map((r) => [r.operation, r.success, r.error_message])).toEqual([
       ["update", false, "Invalid request"], ["update", false, "Invalid request"], ["read", false, "Invalid request"], ["update", false, "Invalid request"],
     ]);
+  });
+});
+
+describe("failures count against the limit; answers are never cached; deleted users", () => {
+  it("a flood of failing requests hits the limit: audited failures were counted first, 429s are not audited", async () => {
+    const limited = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "5" });
+    try {
+      const a = createApp(limited);
+      const u = await newUser(sql);
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const kind = i % 3;
+        const res = kind === 0
+          ? await a.request(`${BASE}?action=delete`, { method: "POST", headers: bearer(u.token, { "content-type": "application/json" }), body: JSON.stringify({ serviceName: "openai_api_key_encrypted" }) })
+          : kind === 1
+          ? await a.request(`${BASE}?action=save`, { method: "POST", headers: bearer(u.token, { "content-type": "application/json" }), body: "{}" })
+          : await a.request(`${BASE}?action=get`, { headers: bearer(u.token) });
+        statuses.push(res.status);
+      }
+      expect(statuses.slice(0, 5)).toEqual([404, 400, 400, 404, 400]);
+      expect(statuses.slice(5)).toEqual(Array(7).fill(429));
+      const rows = await auditRows(u.id);
+      expect(rows).toHaveLength(5);
+      expect(rows.every((r) => r.success === false)).toBe(true);
+    } finally {
+      await limited.db.end();
+    }
+  });
+
+  it("a not-found get counts once (its own statement took the hit)", async () => {
+    const limited = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "3" });
+    try {
+      const a = createApp(limited);
+      const u = await newUser(sql);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push((await a.request(`${BASE}?action=get&serviceName=openai_api_key_encrypted`, { headers: bearer(u.token) })).status);
+      }
+      expect(statuses).toEqual([404, 404, 404, 429]);
+    } finally {
+      await limited.db.end();
+    }
+  });
+
+  it("every answer carries Cache-Control: no-store", async () => {
+    const u = await newUser(sql);
+    await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-nostore" });
+    for (const res of [
+      await get(u.token, "action=get&serviceName=openai_api_key_encrypted"),
+      await get(u.token, "action=list"),
+      await get(u.token, "action=has&serviceName=openai_api_key_encrypted"),
+      await get(u.token, "action=get&serviceName=anthropic_api_key_encrypted"),
+      await post(u.token, "save", { serviceName: "openai_api_key_encrypted" }),
+    ]) {
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+  });
+
+  it("a valid token for a user who no longer exists answers 401 on save, never 500", async () => {
+    const u = await newUser(sql);
+    await sql`delete from auth.users where id = ${u.id}`;
+    const res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-ghost" });
+    expect(res.status).toBe(401);
+    expect((await res.json()).error).toBe("Authentication required");
   });
 });

@@ -37,7 +37,7 @@ const signOut = (sessionId: string) => sql`delete from auth.sessions where id = 
 describe("secret reads", () => {
   it("a signed-out session cannot read a secret (401), still lists metadata until the token expires", async () => {
     const id = crypto.randomUUID();
-    await ensureUser(sql, id, null);
+    await ensureUser(sql, id, `${id.slice(0, 8)}@example.test`);
     const s = await signedIn(id);
     const save = await secrets.request(`${SECRETS}?action=save`, {
       method: "POST", headers: bearer(s.token, { "content-type": "application/json" }),
@@ -63,7 +63,7 @@ describe("secret reads", () => {
 
   it("an expired session row is as good as gone", async () => {
     const id = crypto.randomUUID();
-    await ensureUser(sql, id, null);
+    await ensureUser(sql, id, `${id.slice(0, 8)}@example.test`);
     const sessionId = await createSession(sql, id, { expiresInSeconds: -60 });
     const token = await signDevToken(TEST_JWT_SECRET, { sub: id, sessionId });
     await secrets.request(`${SECRETS}?action=save`, {
@@ -76,7 +76,7 @@ describe("secret reads", () => {
 
   it("a token without session_id (minted by the backend) is judged by signature and expiry alone", async () => {
     const id = crypto.randomUUID();
-    await ensureUser(sql, id, null);
+    await ensureUser(sql, id, `${id.slice(0, 8)}@example.test`);
     const token = await signDevToken(TEST_JWT_SECRET, { sub: id });
     await secrets.request(`${SECRETS}?action=save`, {
       method: "POST", headers: bearer(token, { "content-type": "application/json" }),

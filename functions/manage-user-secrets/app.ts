@@ -46,7 +46,10 @@ export function createApp(deps: Deps) {
 
   const runOptions = (c: Ctx): StatementOptions => ({
     rateLimit: { key: `secrets:${c.get("user").id}`, limit: config.SECRETS_RATE_LIMIT_PER_MINUTE, windowSeconds: 60 },
-    onRateLimit: (s) => c.set("rateLimitHeaders", rateLimitHeaders(s)),
+    onRateLimit: (s) => {
+      c.set("rateLimitHeaders", rateLimitHeaders(s));
+      c.set("rateLimitCounted", true);
+    },
   });
 
   const audit = (c: Ctx, serviceName: string | null, operation: SecretOperation, success: boolean, error: string | null = null) =>
@@ -63,8 +66,10 @@ export function createApp(deps: Deps) {
   };
 
   /**
-   * After every authenticated request: a failure (validation included, rate limiting not) gets
-   * its secret_audit_logs row in its own transaction, since the operation's rolled back.
+   * After every authenticated request: a failure (validation included) gets its
+   * secret_audit_logs row in its own transaction, since the operation's rolled back — and is
+   * counted against the caller's limit there first (unless its own statement already counted
+   * it), so failing requests cannot flood the audit table. Over the limit: 429, unaudited.
    */
   const auditFailures: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
@@ -72,15 +77,24 @@ export function createApp(deps: Deps) {
     const code = errorCodeOf(c.error);
     if (code === "rate_limited") return;
     const message = errorCatalog[code].message;
-    await db.withUser(c.get("user"), audit(c, await serviceOf(c), operationOf(c), false, message)).catch((auditErr) =>
-      logger.error("audit.write_failed", { requestId: c.get("requestId"), errorCode: String((auditErr as { code?: string }).code ?? "") })
-    );
+    const row = audit(c, await serviceOf(c), operationOf(c), false, message);
+    try {
+      await db.withUser(c.get("user"), row, c.get("rateLimitCounted") ? {} : runOptions(c));
+    } catch (err) {
+      if (errorCodeOf(err) === "rate_limited") throw err;
+      logger.error("audit.write_failed", { requestId: c.get("requestId"), errorCode: String((err as { code?: string }).code ?? "") });
+    }
   };
 
   /** Run one operation as the user, in one transaction with its rate-limit hit. */
   const operation = <T>(c: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> => db.withUser(c.get("user"), fn, runOptions(c));
 
   const respond = <T extends object>(c: Ctx, body: T) => c.json(body, 200, c.get("rateLimitHeaders") ?? {}) as never;
+  // Answers carry secrets or their metadata: never cached.
+  api.use("*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
   const { "Retry-After": _, ...RESPONSE_HEADERS_200 } = RESPONSE_HEADERS;
   const noStore = { "Cache-Control": { description: "no-store", schema: { type: "string" as const } } };
 
@@ -132,6 +146,7 @@ export function createApp(deps: Deps) {
       const [row] = await db.asUser(c.get("user"), (sql, request) =>
         sql<(StoredSecret & RateLimitColumn)[]>`select * from private.read_user_secret(
           ${request}, ${serviceName}, ${clientIp(c)}, ${userAgent(c)})`, { ...runOptions(c), requireSession: true });
+      c.set("rateLimitCounted", true); // the statement committed its hit, found or not
       if (!row) throw new ApiError("secret_not_found");
       let value: string;
       try {

@@ -26,7 +26,12 @@ export interface VerifierOptions {
   jwtSecret?: string;
   jwksUrl?: string;
   audience: string;
+  /** exp - iat (or exp - now without iat) above this is refused: a leaked long-lived token stays leaked. */
+  maxLifetimeSeconds?: number;
 }
+
+/** Clock skew tolerated for iat in the future. */
+const CLOCK_SKEW_SECONDS = 60;
 
 export type TokenVerifier = (token: string) => Promise<AuthUser>;
 
@@ -107,6 +112,10 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     }
     if (typeof payload.sub !== "string" || !isUuid(payload.sub)) throw new TokenRejected("sub missing");
     if (typeof payload.exp !== "number") throw new TokenRejected("exp missing");
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.iat === "number" && payload.iat > now + CLOCK_SKEW_SECONDS) throw new TokenRejected("iat in the future");
+    const maxLifetime = opts.maxLifetimeSeconds ?? 24 * 3600;
+    if (payload.exp - (typeof payload.iat === "number" ? payload.iat : now) > maxLifetime) throw new TokenRejected("lifetime too long");
     const role = typeof payload.role === "string" ? payload.role : "authenticated";
     if (role === "anon") throw new TokenRejected("anon role");
     const user: AuthUser = {

@@ -44,6 +44,11 @@ export const configSchema = z.object({
   SECRET_MASTER_KEY_PREVIOUS: previousKeys.default([]),
 
   CORS_ALLOWED_ORIGINS: csv.default([]),
+  // The client address (audit rows, limits) comes only from the header the platform's proxy sets.
+  CLIENT_IP_HEADER: z.string().regex(/^[a-z0-9-]{1,64}$/i, "must be a header name").default("x-forwarded-for"),
+  TRUSTED_PROXY_HOPS: int(1, 10).default(1),
+  // Tokens living longer than this (exp - iat) are refused, whatever their signature.
+  JWT_MAX_LIFETIME_SECONDS: int(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_BODY_BYTES: int(1024, 10 * 1024 * 1024).default(64 * 1024),
   SECRETS_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),

@@ -5,10 +5,10 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { AuthUser } from "../auth/index.ts";
 import { describeError, type Logger } from "../log/index.ts";
+import { isUuid } from "../uuid/index.ts";
 import type { TenantScope } from "../tenancy/gate.ts";
 import { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
 import type { Router } from "./openapi.ts";
@@ -22,7 +22,11 @@ export type AppEnv = {
     user: AuthUser;
     /** Set by the tenant gate (shared/tenancy/gate.ts) on routes that act for a distributor. */
     tenant: TenantScope;
+    /** The caller's address, from the platform's trusted header only (see clientIp). */
+    clientIp: string | null;
     rateLimitHeaders?: Record<string, string>;
+    /** This request's rate-limit hit has been committed (a failure must not be counted twice). */
+    rateLimitCounted?: boolean;
   };
 };
 
@@ -34,7 +38,18 @@ export interface HttpOptions {
   maxBodyBytes: number;
   /** Extra request headers a browser may send (beyond what supabase-js sends). */
   extraAllowHeaders?: string[];
+  /** Where the client address comes from (default: the last X-Forwarded-For hop, appended by the platform). */
+  clientIp?: ClientIpSource;
 }
+
+export interface ClientIpSource {
+  /** The header the platform's proxy sets, e.g. x-forwarded-for or cf-connecting-ip. */
+  header: string;
+  /** For a comma-separated list: how many hops from the right were appended by proxies we trust. */
+  trustedHops: number;
+}
+
+export const DEFAULT_CLIENT_IP: ClientIpSource = { header: "x-forwarded-for", trustedHops: 1 };
 
 export const supabaseClientHeaders = ["authorization", "x-client-info", "apikey", "content-type"];
 
@@ -51,7 +66,21 @@ const describeIssues = (issues?: Issue[]) => issues?.map((i) => `${i.in}:${i.pat
 export function errorCodeOf(err: unknown): ErrorCode {
   if (err instanceof ApiError) return err.code;
   if (err instanceof HTTPException) return fromHttpException(err).code;
-  return "internal";
+  return fromPostgres(err) ?? "internal";
+}
+
+/**
+ * A safety net behind validation: PostgreSQL errors that input caused. Data exceptions (class
+ * 22: bad timestamps, NUL bytes, out-of-range numbers) → 400; a foreign key to a user who no
+ * longer exists (a valid token outliving its user) → 401; another missing referenced row → 400.
+ */
+function fromPostgres(err: unknown): ErrorCode | null {
+  const e = err as { code?: unknown; detail?: unknown; table_name?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  if (!/^[0-9A-Z]{5}$/.test(code)) return null;
+  if (code.startsWith("22")) return "invalid_request";
+  if (code === "23503") return /table "users"/.test(String(e?.detail ?? "")) ? "unauthorized" : "invalid_request";
+  return null;
 }
 
 /** Hono's own 4xx (body limit, malformed JSON, media type) in our catalog, with what failed. */
@@ -77,6 +106,11 @@ export function errorHandler(logger: Logger) {
       logger.info("request.failed", { requestId, status: errorCatalog[code].status, code, issues: describeIssues(issues) });
       return errorResponse(c, code, {}, issues);
     }
+    const fromDb = fromPostgres(err);
+    if (fromDb) {
+      logger.info("request.input_error", { requestId, status: errorCatalog[fromDb].status, code: fromDb, errorCode: String((err as { code: string }).code) });
+      return errorResponse(c, fromDb);
+    }
     logger.error("request.crashed", { requestId, ...describeError(err) });
     return errorResponse(c, "internal");
   };
@@ -94,7 +128,16 @@ export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { tit
   api.onError(onError);
 
   const root = new Hono<AppEnv>();
-  root.use("*", requestId({ headerName: "X-Request-Id" }));
+  const ipSource = opts.clientIp ?? DEFAULT_CLIENT_IP;
+  root.use("*", async (c, next) => {
+    // A caller's X-Request-Id is kept only when it is a UUID: anything else could forge log lines.
+    const given = c.req.header("x-request-id");
+    const id = isUuid(given) ? given.toLowerCase() : crypto.randomUUID();
+    c.set("requestId", id);
+    c.set("clientIp", readClientIp(c, ipSource));
+    c.header("X-Request-Id", id);
+    await next();
+  });
   root.use("*", async (c, next) => {
     const started = performance.now();
     await next();
@@ -159,9 +202,22 @@ export async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-/** First hop of X-Forwarded-For, if it is an IP address; used only for audit rows. */
+/**
+ * The caller's address for audit rows and limits: only from the platform's trusted header. A
+ * client can send its own X-Forwarded-For, but the platform's proxy appends the address it saw,
+ * so the trusted hop is counted from the right, never the left.
+ */
 export function clientIp(c: Context): string | null {
-  const first = c.req.header("x-forwarded-for")?.split(",")[0]?.trim() ?? c.req.header("x-real-ip")?.trim();
+  const known = c.get("clientIp") as string | null | undefined;
+  return known !== undefined ? known : readClientIp(c, DEFAULT_CLIENT_IP);
+}
+
+function readClientIp(c: Context, source: ClientIpSource): string | null {
+  const hops = (c.req.header(source.header) ?? "").split(",").map((s) => s.trim());
+  return validIp(hops.length >= source.trustedHops ? hops[hops.length - source.trustedHops] : undefined);
+}
+
+function validIp(first: string | undefined): string | null {
   if (!first || first.length > 45) return null;
   if (/^(\d{1,3})(\.\d{1,3}){3}$/.test(first) && first.split(".").every((o) => Number(o) <= 255)) return first;
   if (/^[0-9a-fA-F:.]+$/.test(first) && first.includes(":")) {

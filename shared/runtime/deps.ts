@@ -38,7 +38,9 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
     keyring,
     tenantKeys: overrides.tenantKeys ?? new DistributorKeyCache(db.sql, keyring),
     verifyToken: overrides.verifyToken ??
-      createTokenVerifier({ jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl, audience: config.JWT_AUDIENCE }),
+      createTokenVerifier({
+        jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl, audience: config.JWT_AUDIENCE, maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+      }),
     fetch: overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a)),
     now: overrides.now ?? (() => new Date()),
   };

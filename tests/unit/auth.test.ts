@@ -72,6 +72,27 @@ describe("HS256 verifier", () => {
     expect(await rejection(verify, await hs256({ exp: now() - 120 }))).toBe("ERR_JWT_EXPIRED");
   });
 
+  it("caps the lifetime: exp 1e308, or more than the configured maximum after iat, is refused", async () => {
+    expect(await rejection(verify, await hs256({ exp: 1e308 }))).toMatch(/lifetime too long|ERR_JWT/);
+    expect(await rejection(verify, await hs256({ exp: now() + 24 * 3600 + 120 }))).toBe("lifetime too long");
+    await expect(verify(await hs256({ exp: now() + 24 * 3600 - 60 }))).resolves.toMatchObject({ id: SUB });
+    const short = createTokenVerifier({ jwtSecret: SECRET, audience: "authenticated", maxLifetimeSeconds: 600 });
+    expect(await rejection(short, await hs256({ exp: now() + 3600 }))).toBe("lifetime too long");
+    await expect(short(await hs256({ exp: now() + 300 }))).resolves.toMatchObject({ id: SUB });
+  });
+
+  it("refuses iat in the future beyond the clock skew, and judges a token without iat from now", async () => {
+    const { createHmac } = await import("node:crypto");
+    const raw = (claims: Record<string, unknown>) => {
+      const head = `${b64url({ alg: "HS256", typ: "JWT" })}.${b64url({ sub: SUB, aud: "authenticated", role: "authenticated", ...claims })}`;
+      return `${head}.${createHmac("sha256", SECRET).update(head).digest("base64url")}`;
+    };
+    expect(await rejection(verify, raw({ iat: now() + 600, exp: now() + 3600 }))).toBe("iat in the future");
+    await expect(verify(raw({ iat: now() + 30, exp: now() + 3600 }))).resolves.toMatchObject({ id: SUB });
+    await expect(verify(raw({ exp: now() + 3600 }))).resolves.toMatchObject({ id: SUB });
+    expect(await rejection(verify, raw({ exp: now() + 48 * 3600 }))).toBe("lifetime too long");
+  });
+
   it("rejects a token without exp", async () => {
     expect(await rejection(verify, await hs256({ exp: null }))).toBe("exp missing");
   });

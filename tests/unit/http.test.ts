@@ -214,6 +214,19 @@ describe("security headers", () => {
     }
   });
 
+  it("keeps a caller's X-Request-Id only when it is a UUID (no forged log lines)", async () => {
+    const { app, logs } = makeApp();
+    const mine = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+    expect((await app.request(`${BASE}/ok`, { headers: { "x-request-id": mine.toUpperCase() } })).headers.get("x-request-id")).toBe(mine);
+    for (const forged of ["abc", 'x level=error"}', "a".repeat(36), `${mine} extra`]) {
+      const res = await app.request(`${BASE}/ok`, { headers: { "x-request-id": forged } });
+      const id = res.headers.get("x-request-id")!;
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(id).not.toBe(forged);
+    }
+    expect(logs.join("\n")).not.toContain("level=error");
+  });
+
   it("every error code has a generic message and a matching status", () => {
     for (const [code, { status, message }] of Object.entries(errorCatalog)) {
       const e = new ApiError(code as keyof typeof errorCatalog);
@@ -228,16 +241,30 @@ describe("clientIp / userAgent", () => {
   probe.get("/", (c: Context) => c.json({ ip: clientIp(c), ua: userAgent(c) }));
   const ipOf = async (headers: Record<string, string>) => (await (await probe.request("/", { headers })).json()).ip;
 
-  it("takes the first X-Forwarded-For hop", async () => {
-    expect(await ipOf({ "x-forwarded-for": "203.0.113.7, 10.0.0.1, 10.0.0.2" })).toBe("203.0.113.7");
+  it("takes the hop the platform's proxy appended (the last), never one the client wrote", async () => {
+    expect(await ipOf({ "x-forwarded-for": "203.0.113.7, 10.0.0.1, 198.51.100.2" })).toBe("198.51.100.2");
     expect(await ipOf({ "x-forwarded-for": " 198.51.100.4 " })).toBe("198.51.100.4");
-    expect(await ipOf({ "x-forwarded-for": "2001:db8::1, 10.0.0.1" })).toBe("2001:db8::1");
-    expect(await ipOf({ "x-real-ip": "192.0.2.9" })).toBe("192.0.2.9");
+    expect(await ipOf({ "x-forwarded-for": "1.1.1.1, 2001:db8::1" })).toBe("2001:db8::1");
+    // Not the platform's header: ignored.
+    expect(await ipOf({ "x-real-ip": "192.0.2.9" })).toBeNull();
     expect(await ipOf({})).toBeNull();
   });
 
+  it("reads the configured header and number of trusted hops", async () => {
+    const logger = createLogger("silent");
+    const api = createRouter();
+    api.get("/ip", (c) => c.json({ ip: clientIp(c) }));
+    const ip = async (clientIpSource: { header: string; trustedHops: number }, headers: Record<string, string>) => {
+      const app = createFunctionApp({ name: "ipfn", logger, corsAllowedOrigins: [], maxBodyBytes: 1024, clientIp: clientIpSource }, api, { title: "ipfn" });
+      return (await (await app.request("http://localhost/functions/v1/ipfn/ip", { headers })).json()).ip;
+    };
+    expect(await ip({ header: "x-forwarded-for", trustedHops: 2 }, { "x-forwarded-for": "6.6.6.6, 203.0.113.9, 10.0.0.1" })).toBe("203.0.113.9");
+    expect(await ip({ header: "cf-connecting-ip", trustedHops: 1 }, { "cf-connecting-ip": "192.0.2.1", "x-forwarded-for": "6.6.6.6" })).toBe("192.0.2.1");
+    expect(await ip({ header: "x-forwarded-for", trustedHops: 3 }, { "x-forwarded-for": "192.0.2.1" })).toBeNull();
+  });
+
   it("rejects garbage", async () => {
-    for (const bad of ["not-an-ip", "999.1.1.1", "1.2.3", "1.2.3.4.5", "' or 1=1 --", "1.2.3.4; drop table x", ":::::::::", "gggg::1", "a".repeat(60), "unknown, 1.2.3.4", "<script>"]) {
+    for (const bad of ["not-an-ip", "999.1.1.1", "1.2.3", "1.2.3.4.5", "' or 1=1 --", "1.2.3.4; drop table x", ":::::::::", "gggg::1", "a".repeat(60), "1.2.3.4, unknown", "<script>"]) {
       expect(await ipOf({ "x-forwarded-for": bad }), bad).toBeNull();
     }
   });
@@ -245,5 +272,38 @@ describe("clientIp / userAgent", () => {
   it("truncates the user agent to 512 characters", async () => {
     const ua = (await (await probe.request("/", { headers: { "user-agent": "u".repeat(2000) } })).json()).ua;
     expect(ua).toHaveLength(512);
+  });
+});
+
+describe("PostgreSQL errors caused by input (safety net behind validation)", () => {
+  const pgError = (code: string, detail = "") => Object.assign(new Error(`db said ${code}: secret`), { code, detail });
+  const app = () => {
+    const logs: string[] = [];
+    const logger = createLogger("debug", (l) => logs.push(l));
+    const api = createRouter();
+    api.get("/pg/:code", (c) => {
+      const code = c.req.param("code");
+      throw pgError(code, code === "23503" && c.req.query("users") ? 'Key (user_id)=(x) is not present in table "users".' : "Key (x)=(y) is not present in table \"customers\".");
+    });
+    return { app: createFunctionApp({ name: "pgfn", logger, corsAllowedOrigins: [], maxBodyBytes: 1024 }, api, { title: "pgfn" }), logs };
+  };
+
+  it("data exceptions (class 22) answer 400, logged as input errors, never 500", async () => {
+    const { app: a, logs } = app();
+    for (const code of ["22P05", "22P02", "22008", "22007", "22003", "22021"]) {
+      const res = await a.request(`http://localhost/functions/v1/pgfn/pg/${code}`);
+      expect([code, res.status]).toEqual([code, 400]);
+      expect((await res.json()).error).toBe("Invalid request");
+    }
+    expect(logs.map((l) => JSON.parse(l)).filter((l) => l.event === "request.input_error")).toHaveLength(6);
+    expect(logs.join("\n")).not.toContain("secret");
+  });
+
+  it("a foreign key to a deleted user answers 401; to another missing row 400; other errors stay 500", async () => {
+    const { app: a } = app();
+    expect((await a.request("http://localhost/functions/v1/pgfn/pg/23503?users=1")).status).toBe(401);
+    expect((await a.request("http://localhost/functions/v1/pgfn/pg/23503")).status).toBe(400);
+    expect((await a.request("http://localhost/functions/v1/pgfn/pg/XX000")).status).toBe(500);
+    expect((await a.request("http://localhost/functions/v1/pgfn/pg/40P01")).status).toBe(500);
   });
 });
