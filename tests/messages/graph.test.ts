@@ -1,12 +1,13 @@
 // The WhatsApp Cloud API client of the messages function: the pure retry decision, and the
 // send loop against the fake Graph server (real fetch, real HTTP on 127.0.0.1).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   attemptSend, DEFAULT_RETRY_POLICY, parseRetryAfter, sendWhatsAppText, shouldRetry, type AttemptResult, type GraphOptions,
   type RetryPolicy,
-} from "../functions/messages/graph.ts";
-import { graphError, graphOk, startFakeGraph, type FakeGraph } from "./support/fake-graph.ts";
-import { freePort } from "../scripts/db/server.ts";
+} from "../../functions/messages/graph.ts";
+import { graphError, graphOk } from "../support/fake-graph.ts";
+import { test } from "../support/messages.ts";
+import { freePort } from "../../scripts/db/server.ts";
 
 const policy: RetryPolicy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 5_000 };
 const http = (status: number, retryAfter: string | null = null): AttemptResult =>
@@ -69,31 +70,22 @@ describe("shouldRetry (pure)", () => {
   });
 });
 
-describe("sendWhatsAppText against the fake Graph server", () => {
-  let graph: FakeGraph;
-  const waits: number[] = [];
-  const options = (o: Partial<GraphOptions> = {}): GraphOptions => ({
+/** The file's fake Graph server (reset for each test), the waits a send asked for, and its options. */
+const graphTest = test
+  .extend("waits", async (): Promise<number[]> => [])
+  .extend("options", async ({ graph, waits }) => (o: Partial<GraphOptions> = {}): GraphOptions => ({
     baseUrl: graph.url, version: "v21.0", timeoutMs: 2_000, fetch: globalThis.fetch,
     policy: { ...policy, baseDelayMs: 5, maxDelayMs: 20 },
     sleep: async (ms) => {
       waits.push(ms);
     },
     ...o,
-  });
+  }));
+
+describe("sendWhatsAppText against the fake Graph server", () => {
   const msg = { phoneNumberId: "1234567890", accessToken: "EAAG-secret-token", to: "447700900123", body: "Hello there" };
 
-  beforeAll(async () => {
-    graph = await startFakeGraph();
-  });
-  afterAll(async () => {
-    await graph.close();
-  });
-  beforeEach(() => {
-    graph.reset();
-    waits.length = 0;
-  });
-
-  it("posts Meta's wire format with the bearer token and returns the wamid", async () => {
+  graphTest("posts Meta's wire format with the bearer token and returns the wamid", async ({ graph, options }) => {
     graph.script(graphOk("wamid.ONE"));
     const r = await sendWhatsAppText(options(), { ...msg, previewUrl: true });
     expect(r).toEqual({ ok: true, wamid: "wamid.ONE", attempts: 1 });
@@ -109,7 +101,7 @@ describe("sendWhatsAppText against the fake Graph server", () => {
     });
   });
 
-  it("429 with Retry-After: 0, then success → two attempts, no wait", async () => {
+  graphTest("429 with Retry-After: 0, then success → two attempts, no wait", async ({ graph, options, waits }) => {
     graph.script(graphError(429, 130429, "Rate limit hit", { "Retry-After": "0" }), graphOk("wamid.TWO"));
     const r = await sendWhatsAppText(options(), msg);
     expect(r).toEqual({ ok: true, wamid: "wamid.TWO", attempts: 2 });
@@ -117,7 +109,7 @@ describe("sendWhatsAppText against the fake Graph server", () => {
     expect(graph.requests).toHaveLength(2);
   });
 
-  it("500 forever → three attempts with backoff, then Meta's error code and title", async () => {
+  graphTest("500 forever → three attempts with backoff, then Meta's error code and title", async ({ graph, options, waits }) => {
     graph.setDefault(graphError(500, 1, "An unknown error occurred"));
     const r = await sendWhatsAppText(options(), msg);
     expect(r).toEqual({ ok: false, attempts: 3, reason: "attempts_exhausted", errorCode: "1", errorTitle: "An unknown error occurred" });
@@ -125,27 +117,27 @@ describe("sendWhatsAppText against the fake Graph server", () => {
     expect(waits).toEqual([5, 10]);
   });
 
-  it("a 400 is not retried", async () => {
+  graphTest("a 400 is not retried", async ({ graph, options }) => {
     graph.script(graphError(400, 131030, "Recipient phone number not in allowed list"));
     const r = await sendWhatsAppText(options(), msg);
     expect(r).toMatchObject({ ok: false, attempts: 1, reason: "client_error", errorCode: "131030" });
     expect(graph.requests).toHaveLength(1);
   });
 
-  it("malformed JSON on 200 → invalid_response, not retried (the message may have gone out)", async () => {
+  graphTest("malformed JSON on 200 → invalid_response, not retried (the message may have gone out)", async ({ graph, options }) => {
     graph.script({ status: 200, body: "{not json" });
     const r = await sendWhatsAppText(options(), msg);
     expect(r).toMatchObject({ ok: false, attempts: 1, reason: "invalid_response", errorCode: "invalid_response" });
   });
 
-  it("a 5xx with a non-JSON body still yields a code", async () => {
+  graphTest("a 5xx with a non-JSON body still yields a code", async ({ graph, options }) => {
     graph.script({ status: 502, body: "<html>bad gateway</html>" }, graphOk("wamid.THREE"));
     expect(await sendWhatsAppText(options(), msg)).toEqual({ ok: true, wamid: "wamid.THREE", attempts: 2 });
     graph.setDefault({ status: 503, body: "" });
     expect(await sendWhatsAppText(options(), msg)).toMatchObject({ ok: false, errorCode: "http_503", errorTitle: "HTTP 503" });
   });
 
-  it("each attempt is bounded by the timeout, and a timeout is not retried", async () => {
+  graphTest("each attempt is bounded by the timeout, and a timeout is not retried", async ({ graph, options }) => {
     graph.script({ ...graphOk("wamid.LATE"), delayMs: 1_000 });
     const started = Date.now();
     const r = await sendWhatsAppText(options({ timeoutMs: 150 }), msg);
@@ -153,13 +145,13 @@ describe("sendWhatsAppText against the fake Graph server", () => {
     expect(r).toMatchObject({ ok: false, attempts: 1, reason: "timeout_not_retried", errorCode: "timeout" });
   });
 
-  it("an unreachable server is a network error, retried, then reported", async () => {
+  graphTest("an unreachable server is a network error, retried, then reported", async ({ options }) => {
     const port = await freePort();
     const r = await sendWhatsAppText(options({ baseUrl: `http://127.0.0.1:${port}` }), msg);
     expect(r).toMatchObject({ ok: false, attempts: 3, reason: "attempts_exhausted", errorCode: "network_error" });
   });
 
-  it("attemptSend never throws and never puts the token or body in its result", async () => {
+  graphTest("attemptSend never throws and never puts the token or body in its result", async ({ graph, options }) => {
     graph.script(graphError(401, 190, "Invalid OAuth access token"));
     const r = await attemptSend(options(), msg);
     expect(r).toEqual({ kind: "http", status: 401, retryAfter: null, errorCode: "190", errorTitle: "Invalid OAuth access token" });
