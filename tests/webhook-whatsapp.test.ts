@@ -470,6 +470,41 @@ describe("batches", () => {
     expect(await messagesByExternalId([good.id])).toHaveLength(1);
   });
 
+  it("NUL and lone surrogates: text is stored with U+FFFD, an unusable id skips only its item, never the batch", async () => {
+    const t = await connectedDistributor();
+    const nulText = msg.text({ from: waId(), body: "before\u0000after" });
+    const loneText = msg.text({ from: waId(), body: "half \ud800 pair \udc00 end" });
+    const badId = msg.text({ from: waId(), body: "bad id", id: `wamid.\u0000${wamid()}` });
+    const loneId = msg.text({ from: waId(), body: "lone id", id: `wamid.\ud800${wamid()}` });
+    const good = msg.text({ from: waId(), body: "good" });
+    const contact = msg.contacts({ from: waId(), contacts: [{ name: { formatted_name: "Nul\u0000Name" }, phones: [{ phone: "+1 415 555 0100" }] }] });
+    const ext = wamid();
+    const id = await insertOutbound(t, ext);
+    const p = payload([[{
+      phoneNumberId: t.phoneId,
+      contacts: [{ wa_id: nulText.from, name: "Pro\u0000file" }],
+      messages: [nulText, loneText, badId, loneId, good, contact],
+      statuses: [status(ext, "failed", { error: { code: 131000, title: "bad\u0000title \udfff" } })],
+    }]]);
+    await expectOk(await postSigned(p));
+    const rows = await messagesByExternalId([nulText.id, loneText.id, good.id, contact.id]);
+    expect(rows).toHaveLength(4);
+    const keys = await deps.tenantKeys.get(t.distributorId);
+    const byId = new Map(rows.map((r) => [r.external_id, r]));
+    const text = async (ext: string) => {
+      const r = byId.get(ext)!;
+      return (await openMessageContent(keys, r.id, { content_encrypted: r.content_encrypted!, content_iv: r.content_iv!, key_version: r.key_version! })).text;
+    };
+    expect(await text(nulText.id)).toBe("before\uFFFDafter");
+    expect(await text(loneText.id)).toBe("half \uFFFD pair \uFFFD end");
+    expect(byId.get(nulText.id)!.preview).toBe("before\uFFFDafter");
+    // The two items with unusable ids were skipped: 4 inbound messages and the outbound one.
+    const [{ n }] = await sql`select count(*)::int as n from public.messages where distributor_id = ${t.distributorId}`;
+    expect(n).toBe(5);
+    const [st] = await sql`select status, error_title from public.messages where id = ${id}`;
+    expect(st).toMatchObject({ status: "failed", error_title: "bad\uFFFDtitle \uFFFD" });
+  });
+
   it("an unknown phone number is acknowledged and nothing is stored", async () => {
     const t = await connectedDistributor();
     const m = msg.text({ from: waId(), body: "to nobody" });

@@ -1,6 +1,8 @@
 // Meta's WhatsApp Cloud API webhook payload → what we store. The envelope must have Meta's
 // shape (else 400); inside it, every entry, change, message and status is read, one bad item
 // never costs the others: a message of a type we do not model is kept as "unsupported".
+// Text PostgreSQL cannot store (NUL, lone UTF-16 surrogates) is replaced by U+FFFD in free
+// text; an id carrying it cannot name anything, so only that item is skipped.
 // Reference: developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
 import { z } from "zod";
 import type { MessageContent } from "../../shared/messaging/index.ts";
@@ -63,12 +65,31 @@ const MAX_ID = 256;
 
 type Rec = Record<string, unknown>;
 const rec = (v: unknown): Rec | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : undefined);
-const str = (v: unknown, max = 100_000): string | undefined => (typeof v === "string" ? v.slice(0, max) : undefined);
+
+// NUL, or a high surrogate not followed by a low one, or a low one not preceded by a high one.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Free text as PostgreSQL can store it: NUL and lone surrogates become U+FFFD. */
+export function storable(s: string): string {
+  return s.replace(UNSTORABLE, "\uFFFD");
+}
+
+/** The same, through a JSON value we keep as Meta sent it (contacts cards). */
+function storableDeep(v: unknown, depth = 0): unknown {
+  if (typeof v === "string") return storable(v);
+  if (depth > 8 || !v || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map((x) => storableDeep(x, depth + 1));
+  return Object.fromEntries(Object.entries(v as Rec).map(([k, x]) => [storable(k), storableDeep(x, depth + 1)]));
+}
+
+// A cut at `max` code units must not leave half a surrogate pair behind either.
+const str = (v: unknown, max = 100_000): string | undefined => (typeof v === "string" ? storable(v.slice(0, max)) : undefined);
 const num = (v: unknown): number | undefined => {
   const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
   return Number.isFinite(n) ? n : undefined;
 };
-const id = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 && v.length <= MAX_ID ? v : undefined);
+const id = (v: unknown): string | undefined =>
+  typeof v === "string" && v.length > 0 && v.length <= MAX_ID && !/[\u0000-\u001f\uD800-\uDFFF]/.test(v) ? v : undefined;
 
 /** Meta's timestamps are Unix seconds as strings. */
 function unixTime(v: unknown): Date | null {
@@ -102,7 +123,7 @@ export function messageContent(m: Rec, type: string): { messageType: InboundType
       return { messageType: "location", content: { location } };
     }
     case "contacts":
-      return { messageType: "contacts", content: { contacts: Array.isArray(m.contacts) ? m.contacts : [] } };
+      return { messageType: "contacts", content: { contacts: Array.isArray(m.contacts) ? storableDeep(m.contacts) as unknown[] : [] } };
     case "interactive": {
       const o = rec(m.interactive) ?? {};
       const kind = str(o.type, 64);
