@@ -1,15 +1,17 @@
 // `npm start`'s configuration: the embedded PGlite database behind its socket server, one pooled
 // connection (PGlite is one session), every function under Deno. A request that needs a
 // distributor's keys inside its transaction must not wait for a second connection.
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeJwt } from "jose";
 import postgres from "postgres";
 import { prepareDatabase } from "../scripts/db/migrate.ts";
 import { freePort, startPglite, type DatabaseServer } from "../scripts/db/server.ts";
-import { startDenoServer, waitForHttp } from "../scripts/lib/deno.ts";
+import { root, startDenoServer, waitForHttp } from "../scripts/lib/deno.ts";
 import { ensureUser, signDevToken } from "../scripts/lib/dev-tokens.ts";
 import { TEST_JWT_SECRET, testEnv } from "./support/harness.ts";
 import { messagesPayload, msg, signedHeaders } from "./support/meta.ts";
@@ -73,3 +75,93 @@ describe("local development on PGlite (npm start)", () => {
     expect(await got.json()).toEqual({ value: "sk-dev" });
   }, 90_000);
 });
+
+/**
+ * `npm start` itself (npm → sh → tsx → node → deno), or the script run by tsx directly, on its
+ * own data directory and ports.
+ */
+function npmStart(dataDir: string, port: number, pglitePort: number, top: "npm" | "tsx" = "npm") {
+  const [cmd, args] = top === "npm" ? ["npm", ["start"]] : [`${root}node_modules/.bin/tsx`, ["scripts/dev.ts"]];
+  const child = spawn(cmd, args, {
+    cwd: root,
+    env: {
+      ...process.env, DATABASE_URL: "", PORT: String(port), PGLITE_PORT: String(pglitePort), LOG_LEVEL: "warn",
+      DEV_DATA_DIR: dataDir, DEV_ENV_FILE: join(dataDir, "..", "env.local"), DEV_DOTENV_FILE: join(dataDir, "..", "no.env"),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const ready = async () => {
+    const until = Date.now() + 90_000;
+    while (!out.includes("supabase-js examples")) {
+      if (child.exitCode !== null || Date.now() > until) throw new Error(`npm start did not come up:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { child, exited, ready, output: () => out };
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen({ port, host: "127.0.0.1", exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+describe("npm start (embedded PGlite) from the outside", () => {
+  let home: string;
+  beforeAll(() => { home = mkdtempSync(join(tmpdir(), "npm-start-")); });
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+  // One data directory across the runs: also proves each stop released the .data lock.
+  // SIGINT goes to tsx here: npm hands SIGINT to `sh -c`, which waits for its command instead of
+  // passing it on (a terminal's Ctrl-C reaches every process of the group, so that case works).
+  const runs = [["SIGTERM", "npm"], ["SIGHUP", "npm"], ["SIGINT", "tsx"], ["SIGHUP", "tsx"]] as const;
+  for (const [signal, top] of runs) {
+    it(`${signal} to ${top}'s pid stops everything: Deno's and PGlite's ports are free afterwards`, async () => {
+      const dataDir = join(home, "data");
+      const [port, pglitePort] = [await freePort(), await freePort()];
+      const dev = npmStart(dataDir, port, pglitePort, top);
+      try {
+        await dev.ready();
+        expect(await portFree(port)).toBe(false);
+        expect(await portFree(pglitePort)).toBe(false);
+        if (signal === "SIGTERM") await printedCommandsWork(dev.output(), dataDir);
+      } catch (err) {
+        dev.child.kill("SIGKILL");
+        throw err;
+      }
+      dev.child.kill(signal);
+      await dev.exited;
+      const until = Date.now() + 10_000;
+      while (!((await portFree(port)) && (await portFree(pglitePort))) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(await portFree(port)).toBe(true);
+      expect(await portFree(pglitePort)).toBe(true);
+      expect(existsSync(join(dataDir, "dev.lock"))).toBe(false);
+    }, 120_000);
+  }
+});
+
+/** Paste what npm start printed after "source" into a fresh shell; every call must succeed. */
+async function printedCommandsWork(output: string, dataDir: string): Promise<void> {
+  const envFile = join(dataDir, "dev.env");
+  expect(statSync(envFile).mode & 0o777).toBe(0o600);
+  const vars = readFileSync(envFile, "utf8");
+  for (const name of ["TOKEN", "BASE", "API_URL", "ANON_KEY", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET"]) expect(vars).toMatch(new RegExp(`^export ${name}='[^']+'$`, "m"));
+  const anon = decodeJwt(/^export ANON_KEY='([^']+)'$/m.exec(vars)![1]);
+  expect(anon.role).toBe("anon");
+  const lines = output.split("\n");
+  const from = lines.findIndex((l) => l.trim().startsWith("source "));
+  const block = lines.slice(from, lines.indexOf("", from)).join("\n");
+  expect(block).toContain(`source ${envFile}`);
+  expect(block).not.toContain("…");
+  // Each curl reports only its status code; the commands themselves are pasted unchanged.
+  const script = `set -e\ncurl() { command curl -sS -o /dev/null -w '%{http_code}\\n' "$@"; }\n${block}\n`;
+  const codes = execFileSync("bash", ["-c", script], { env: { PATH: process.env.PATH!, HOME: tmpdir() }, encoding: "utf8" });
+  // secrets save, list; distributors create, list; webhook verification; signed webhook POST
+  expect(codes.trim().split("\n")).toEqual(["200", "200", "201", "200", "200", "200"]);
+}
