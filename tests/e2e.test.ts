@@ -7,7 +7,7 @@ import postgres from "postgres";
 import ws from "ws";
 import { freePort } from "../scripts/db/server.ts";
 import { denoBin, DENO_RUN_FLAGS, root, startDenoServer, waitForHttp } from "../scripts/lib/deno.ts";
-import { signDevToken } from "../scripts/lib/dev-tokens.ts";
+import { signAnonKey } from "../scripts/lib/dev-tokens.ts";
 import { adminSql, ALLOWED_ORIGIN, newUser, TEST_JWT_SECRET, testEnv } from "./support/harness.ts";
 
 let server: ChildProcess;
@@ -21,7 +21,8 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   server = startDenoServer({ ...process.env as Record<string, string>, ...testEnv(), PORT: String(port) }, "pipe");
   await waitForHttp(`${base}/functions/v1/`, 60_000, server);
-  anonKey = await signDevToken(TEST_JWT_SECRET, { sub: "00000000-0000-4000-8000-00000000a404", role: "anon" });
+  // The local anon key, as npm start writes it to dev.env (ANON_KEY).
+  anonKey = await signAnonKey(TEST_JWT_SECRET);
 }, 90_000);
 
 afterAll(async () => {
