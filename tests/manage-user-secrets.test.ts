@@ -389,3 +389,17 @@ describe("failures count against the limit; answers are never cached; deleted us
     expect((await res.json()).error).toBe("Authentication required");
   });
 });
+
+describe("what is stored is what was acknowledged", () => {
+  it("a value with NUL or a lone surrogate is refused with 400 naming value; nothing stored", async () => {
+    const u = await newUser(sql);
+    for (const value of ["a\u0000b", "\ud800", "x\udc00y", "end\ud83d"]) {
+      const res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value });
+      expect(res.status).toBe(400);
+      expect((await res.json()).issues).toEqual([{ in: "body", path: "value", code: "invalid_format" }]);
+    }
+    const ok = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "emoji 😀 pair" });
+    expect(ok.status).toBe(200);
+    expect(await (await get(u.token, "action=get&serviceName=openai_api_key_encrypted")).json()).toEqual({ value: "emoji 😀 pair" });
+  });
+});

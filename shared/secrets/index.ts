@@ -1,6 +1,7 @@
 // User secrets (the seed's "API Key Management"): the closed list of services, how a value is
 // sealed to its row, and the backend helpers other functions use to read a user's key.
 import { z } from "zod";
+import { text } from "../schemas/index.ts";
 import { writeSecretAudit } from "../audit/index.ts";
 import { open, seal, type Keyring, type Sealed } from "../crypto/index.ts";
 import type { Db, Tx } from "../db/index.ts";
@@ -25,8 +26,7 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 export const serviceNameSchema = z.enum(SERVICE_NAMES);
 
 export const MAX_SECRET_BYTES = 8 * 1024;
-export const secretValueSchema = z
-  .string()
+export const secretValueSchema = text()
   .min(1)
   .refine((v) => new TextEncoder().encode(v).length <= MAX_SECRET_BYTES, { message: "at most 8 KiB" });
 
