@@ -1,12 +1,14 @@
 // webhook-whatsapp: Meta's WhatsApp Cloud API webhook (public: verify_jwt = false).
 //   GET  ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C → 200 "C" (T checked in constant time), else 403
 //   POST signed delivery → every entry, change, message and status stored in ONE transaction;
-//        200 only after commit, 500 on a database failure (Meta redelivers), nothing half stored.
+//        200 only after commit; 503 + Retry-After when the database is unreachable or misses the
+//        request deadline (REQUEST_DEADLINE_MS), 500 on another failure (Meta redelivers both), nothing half stored.
 // The signature (X-Hub-Signature-256, HMAC-SHA256 of the raw body with the app secret; several
 // secrets during rotation) is checked on the raw bytes before anything is parsed.
 import { z } from "@hono/zod-openapi";
 import { timingSafeEqual } from "../../shared/crypto/index.ts";
 import { ApiError, createFunctionApp, createRouter, json, route } from "../../shared/http/index.ts";
+import { DB_RETRY_AFTER_SECONDS, isConnectionLost } from "../../shared/db/index.ts";
 import { describeError } from "../../shared/log/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import { AccountDirectory, prepareDelivery, storeDelivery, type PreparedDelivery, type StoreResult } from "./ingest.ts";
@@ -58,7 +60,7 @@ const deliveryRoute = route({
     "Meta's `whatsapp_business_account` payload (up to 3 MB), signed with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. " +
     "Messages are stored once (idempotent on Meta's message id), statuses only move forward. " +
     "Deliveries for numbers not connected to any distributor are acknowledged and not stored. " +
-    "A 5xx makes Meta redeliver.",
+    "A 5xx makes Meta redeliver: 503 (with Retry-After) when the database is unavailable or misses the request deadline.",
   errors: ["unauthorized", "invalid_request", "payload_too_large", "configuration"],
   responses: {
     200: json(z.object({ ok: z.literal(true) }), "Stored (or nothing to store)"),
@@ -176,8 +178,12 @@ export function createApp(deps: Deps) {
         }
       }
     } catch (err) {
-      if (err instanceof ApiError) throw err;
+      if (err instanceof ApiError) throw err; // 503 + Retry-After from shared/db on database trouble
       logger.error("webhook.store_failed", { requestId, ...describeError(err) });
+      // Database unreachable or too slow: 503 promptly (Meta redelivers) rather than holding Meta's connection.
+      if (isConnectionLost(err) || (err as { code?: unknown })?.code === "57014") {
+        throw new ApiError("unavailable", { "Retry-After": String(DB_RETRY_AFTER_SECONDS) }, "webhook delivery not stored");
+      }
       throw new ApiError("internal", {}, "webhook delivery not stored");
     }
 

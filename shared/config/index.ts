@@ -32,6 +32,8 @@ export const configSchema = z.object({
   DB_POOL_MAX: int(1, 100).default(4),
   DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(10_000),
   DB_PREPARE: bool.default(true),
+  // Each request's deadline for its database work: past it, 503 with Retry-After, nothing committed.
+  REQUEST_DEADLINE_MS: int(100, 120_000).default(5_000),
 
   SUPABASE_URL: z.string().url().optional(),
   SUPABASE_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),

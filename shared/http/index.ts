@@ -11,6 +11,7 @@ import { describeError, type Logger } from "../log/index.ts";
 import { isUuid } from "../uuid/index.ts";
 import type { TenantScope } from "../tenancy/gate.ts";
 import { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
+import { requestDeadline } from "./deadline.ts";
 import type { Router } from "./openapi.ts";
 
 export { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
@@ -38,6 +39,8 @@ export interface HttpOptions {
   maxBodyBytes: number;
   /** Extra request headers a browser may send (beyond what supabase-js sends). */
   extraAllowHeaders?: string[];
+  /** Request deadline in ms (default REQUEST_DEADLINE_MS, see shared/http/deadline.ts). */
+  deadlineMs?: number;
   /** Where the client address comes from (default: the last X-Forwarded-For hop, appended by the platform). */
   clientIp?: ClientIpSource;
 }
@@ -174,6 +177,12 @@ export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { tit
       maxAge: 600,
     }),
   );
+  // Inside the headers and CORS middleware, so a 503 it answers carries them too.
+  root.use("*", requestDeadline({
+    ms: opts.deadlineMs,
+    unavailable: (c) => errorResponse(c, "unavailable", { "Retry-After": "1" }),
+    onLate: (c) => opts.logger.error("request.deadline", { requestId: c.get("requestId"), fn: opts.name, status: 503 }),
+  }));
   root.use("*", bodyLimitMiddleware(opts.maxBodyBytes));
   root.route(`/functions/v1/${opts.name}`, api);
   root.route(`/${opts.name}`, api);

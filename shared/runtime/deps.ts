@@ -3,6 +3,7 @@ import { createTokenVerifier, type TokenVerifier } from "../auth/index.ts";
 import { loadConfig, type Config } from "../config/index.ts";
 import { createKeyring, type Keyring } from "../crypto/index.ts";
 import { createDb, type Db } from "../db/index.ts";
+import { deadlineAwareFetch, setDefaultRequestDeadline } from "../http/deadline.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { DistributorKeyCache } from "../tenancy/keys.ts";
 
@@ -20,6 +21,7 @@ export interface Deps {
 
 export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "config">> = {}): Promise<Deps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  setDefaultRequestDeadline(config.REQUEST_DEADLINE_MS);
   const db = overrides.db ?? createDb({
     url: config.databaseUrl,
     max: config.DB_POOL_MAX,
@@ -41,7 +43,8 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
       createTokenVerifier({
         jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl, audience: config.JWT_AUDIENCE, maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
       }),
-    fetch: overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a)),
+    // Third-party calls have their own timeouts; the request's database deadline pauses meanwhile.
+    fetch: deadlineAwareFetch(overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a))),
     now: overrides.now ?? (() => new Date()),
   };
 }
