@@ -137,7 +137,7 @@ describe("POST / (create a distributor)", () => {
   it("rejects bad bodies with 400 and creates nothing", async () => {
     const u = await newUser(sql);
     const bad: unknown[] = [{}, { name: "" }, { name: "   " }, { name: "x".repeat(201) }, { name: 5 }, { name: null }, { name: "a\u0000b" },
-      ["Acme"], "not json", "null"];
+      { name: "a\ud800b" }, { name: "\udfff" }, ["Acme"], "not json", "null"];
     for (const body of bad) await expectError(await api("POST", "", u.token, body), 400, "Invalid request");
     await expectError(await api("POST", "", u.token, JSON.stringify({ name: "Acme" }), { "content-type": "text/plain" }), 400, "Invalid request");
     await expectError(await api("POST", "", u.token), 400, "Invalid request");

@@ -5,6 +5,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv, Router } from "../../../shared/http/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { ROLES, tenant, type Permission } from "../../../shared/tenancy/index.ts";
+import { text } from "../../../shared/schemas/index.ts";
 
 export interface RouteDeps {
   deps: Deps;
@@ -26,7 +27,7 @@ export const RoleSchema = z.enum(ROLES).openapi("Role");
 const Timestamp = z.string().openapi({ format: "date-time", description: "ISO 8601, UTC, milliseconds", example: "2026-01-31T09:30:00.000Z" });
 
 export const CreateDistributorBody = z.object({
-  name: z.string().trim().min(1).max(200).refine(noControlChars, "must not contain control characters"),
+  name: text().trim().min(1).max(200).refine(noControlChars, "must not contain control characters"),
 }).openapi("CreateDistributor");
 
 export const AddMemberBody = z.object({ user_id: z.string().uuid(), role: RoleSchema }).openapi("AddMember");

@@ -9,6 +9,7 @@ import {
 } from "../../../shared/messaging/index.ts";
 import { openFor, sealFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { auditedPage, DistributorHeaders, NO_STORE, pageQuery, uuidParam, type RouteContext } from "./context.ts";
+import { text } from "../../../shared/schemas/index.ts";
 
 /** Rows an export returns at most (newest first); beyond it the export says truncated. */
 export const EXPORT_MAX_ROWS = 10_000;
@@ -36,12 +37,12 @@ const PHONE = /^\+?[0-9][0-9 ()\-.]{3,30}$/;
 const digits = (s: string) => s.replace(/\D/g, "").length;
 
 export const CustomerPatch = z.object({
-  name: z.string().trim().min(1).max(200).nullable().optional(),
+  name: text().trim().min(1).max(200).nullable().optional(),
   email: z.string().trim().max(254).pipe(z.email()).nullable().optional(),
   phone: z.string().trim().regex(PHONE).refine((p) => digits(p) >= 5 && digits(p) <= 15).nullable().optional()
     .openapi({ description: "5..15 digits; +, spaces, dots, dashes and parentheses allowed" }),
-  tags: z.array(z.string().trim().min(1).max(50)).max(20).optional(),
-  notes: z.string().max(5000).nullable().optional(),
+  tags: z.array(text().trim().min(1).max(50)).max(20).optional(),
+  notes: text().max(5000).nullable().optional(),
 }).strict().refine((o) => Object.keys(o).length > 0, { message: "nothing to change" }).openapi("CustomerPatch");
 
 const IdParam = z.object({ id: uuidParam("id") });

@@ -17,6 +17,7 @@ import type { Deps } from "../../../shared/runtime/deps.ts";
 import { tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { sendWhatsAppText, WHATSAPP_TEXT_MAX, type SendResult } from "../graph.ts";
 import { DistributorHeaders, NO_STORE, sendRateLimit, truncate, uuidParam, type RouteContext } from "./context.ts";
+import { text } from "../../../shared/schemas/index.ts";
 
 export const MESSAGE_TYPES = ["TEXT", "IMAGE", "AUDIO", "FILE", "ORDER_CONTEXT"] as const;
 export const CONTENT_MAX = 10_000;
@@ -29,7 +30,7 @@ export const PREVIEW_MAX = 160;
 
 export const MessageCreate = z.object({
   conversation_id: z.string().uuid(),
-  content: z.string().trim().min(1).max(CONTENT_MAX)
+  content: text().trim().min(1).max(CONTENT_MAX)
     .openapi({ description: "Trimmed; 1..10,000 characters (UTF-16 code units)" }),
   message_type: z.enum(MESSAGE_TYPES).default("TEXT"),
   attachments: z.array(z.httpUrl().max(2048)).max(ATTACHMENTS_MAX).default([])

@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { ApiError, json, jsonBody, route, type Router } from "../../../shared/http/index.ts";
 import { openFor, sealFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { auditedPage, DistributorHeaders, NO_STORE, pageQuery, uuidParam, type RouteContext } from "./context.ts";
+import { text } from "../../../shared/schemas/index.ts";
 
 const ORDER_STATUSES = ["pending", "confirmed", "cancelled"] as const;
 /** numeric(14, 2): at most 999,999,999,999.99. */
@@ -15,7 +16,7 @@ const price = z.number().min(0).max(1_000_000_000)
   .openapi({ description: "≥ 0, at most two decimals" });
 
 const OrderItem = z.object({
-  sku: z.string().trim().min(1).max(64),
+  sku: text().trim().min(1).max(64),
   quantity: z.number().int().positive().max(1_000_000),
   unit_price: price.optional(),
 }).strict().openapi("OrderItem");
@@ -25,7 +26,7 @@ export const OrderCreate = z.object({
   conversation_id: z.string().uuid().nullable().optional()
     .openapi({ description: "A conversation of the same customer" }),
   items: z.array(OrderItem).min(1).max(100),
-  notes: z.string().trim().max(5000).optional(),
+  notes: text().trim().max(5000).optional(),
 }).strict().openapi("OrderCreate");
 
 const Order = z.object({
