@@ -13,3 +13,34 @@ export const isStorable = (s: string) => STORABLE.test(s);
 
 /** A UUID (any version, either case). */
 export const uuid = () => z.string().uuid();
+
+/**
+ * Every timestamp a response carries: ISO 8601 in UTC with milliseconds and Z
+ * ("2026-01-31T09:30:00.000Z"), from a Date or PostgreSQL's text form (microseconds, offset).
+ */
+export function toIso(v: Date | string): string;
+export function toIso(v: Date | string | null): string | null;
+export function toIso(v: Date | string | null): string | null {
+  if (v === null) return null;
+  return (v instanceof Date ? v : new Date(v)).toISOString();
+}
+
+/**
+ * Money: a decimal string with two decimals in every response ("12.50"); requests may send the
+ * same string or a JSON number with at most two decimals. Kept as integer cents in between.
+ */
+export const MONEY = /^\d{1,12}(\.\d{1,2})?$/;
+
+export function moneyToCents(v: string | number): bigint {
+  const s = typeof v === "number" ? String(v) : v;
+  const m = MONEY.exec(s);
+  if (!m) throw new RangeError("not a money amount");
+  const [whole, frac = ""] = s.split(".");
+  return BigInt(whole) * 100n + BigInt(frac.padEnd(2, "0"));
+}
+
+export function centsToMoney(cents: bigint): string {
+  const sign = cents < 0n ? "-" : "";
+  const a = cents < 0n ? -cents : cents;
+  return `${sign}${a / 100n}.${String(a % 100n).padStart(2, "0")}`;
+}

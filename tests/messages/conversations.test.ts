@@ -18,7 +18,7 @@ describe("GET /conversations", () => {
     expect(ids.slice(-2)).toEqual([older, never]);
     const o = body.conversations.find((c: { id: string }) => c.id === older);
     expect(o).toEqual({
-      id: older, customer_id: cu, channel: "sms", status: "pending", last_message_at: "2026-01-01T10:00:00.000001+00:00", preview: "Call [PHONE_1]",
+      id: older, customer_id: cu, channel: "sms", status: "pending", last_message_at: "2026-01-01T10:00:00.000Z", preview: "Call [PHONE_1]",
     });
     const pending = await (await api("GET", "/conversations?status=pending", w.t.users.OPERATOR.token, w.t.id)).json();
     expect(pending.conversations.map((c: { id: string }) => c.id)).toEqual([older]);
@@ -84,11 +84,11 @@ describe("GET /conversations/:id/messages", () => {
       messages: [
         {
           id: m2, direction: "inbound", message_type: "image", content: "the invoice", status: "received", external_id: null,
-          details: { caption: "the invoice", media: { id: "media-1", mime_type: "image/jpeg" } }, created_at: "2026-03-01T10:01:00+00:00",
+          details: { caption: "the invoice", media: { id: "media-1", mime_type: "image/jpeg" } }, created_at: "2026-03-01T10:01:00.000Z",
         },
         {
           id: m1, direction: "inbound", message_type: "text", content: "my card is 4111 1111 1111 1111", status: "received",
-          external_id: "wamid.in1", details: null, created_at: "2026-03-01T10:00:00+00:00",
+          external_id: "wamid.in1", details: null, created_at: "2026-03-01T10:00:00.000Z",
         },
       ],
       next_cursor: null,

@@ -128,8 +128,8 @@ describe("customers", () => {
       const text = await res.text();
       expect(text).toBe(
         "id,name,phone,email,tags,notes,created_at\r\n" +
-        `${tricky},"'=HYPERLINK(""http://evil.example"",""click"")","'+15550001111","'@SUM(A1)","a;b,c",,2026-07-02T00:00:00+00:00\r\n` +
-        `${plain},"Smith, ""Jo""\nline2","'-5",jo@example.com,,plain legacy note,2026-07-01T00:00:00+00:00\r\n`,
+        `${tricky},"'=HYPERLINK(""http://evil.example"",""click"")","'+15550001111","'@SUM(A1)","a;b,c",,2026-07-02T00:00:00.000Z\r\n` +
+        `${plain},"Smith, ""Jo""\nline2","'-5",jo@example.com,,plain legacy note,2026-07-01T00:00:00.000Z\r\n`,
       );
       expect(await arrange.auditRows(t.id, "customers.export")).toEqual([expect.objectContaining({ details: { count: 2, format: "csv" } })]);
     });

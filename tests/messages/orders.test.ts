@@ -19,7 +19,8 @@ describe("orders", () => {
     const order = await res.json();
     expect(order).toEqual({
       id: expect.any(String), customer_id: w.customerId, conversation_id: w.conversationId, status: "pending",
-      items: [{ sku: "WATER-6", quantity: 3, unit_price: 4.5 }, { sku: "CUP", quantity: 100, unit_price: 0.1 }, { sku: "FREEBIE", quantity: 1 }],
+      // Money is a decimal string in every response, whatever form the request used.
+      items: [{ sku: "WATER-6", quantity: 3, unit_price: "4.50" }, { sku: "CUP", quantity: 100, unit_price: "0.10" }, { sku: "FREEBIE", quantity: 1 }],
       total: "23.50", notes: "Leave at the back door, code 4411", created_at: expect.any(String), confirmed_at: null,
     });
     const [row] = await sql`select * from public.orders where id = ${order.id}`;

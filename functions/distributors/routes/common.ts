@@ -76,4 +76,4 @@ export function pgCode(err: unknown): string | undefined {
 }
 
 /** Timestamps in responses: ISO 8601 UTC with milliseconds and Z. */
-export const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
+export { toIso as iso } from "../../../shared/schemas/index.ts";

@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { ApiError, json, route, type Router } from "../../../shared/http/index.ts";
 import { messageText, openMessageContent, type MessageContent } from "../../../shared/messaging/index.ts";
+import { toIso } from "../../../shared/schemas/index.ts";
 import { tenant } from "../../../shared/tenancy/index.ts";
 import { cursorParam, DistributorHeaders, NO_STORE, page, pageQuery, uuidParam, type RouteContext } from "./context.ts";
 
@@ -10,7 +11,7 @@ const Conversation = z.object({
   customer_id: z.string().uuid(),
   channel: z.enum(["whatsapp", "web", "email", "sms"]),
   status: z.enum(["open", "pending", "closed"]),
-  last_message_at: z.string().nullable().openapi({ description: "ISO 8601, microseconds" }),
+  last_message_at: z.string().nullable().openapi({ format: "date-time", description: "ISO 8601 UTC, milliseconds" }),
   preview: z.string().nullable().openapi({ description: "Masked preview (personal data replaced by placeholders)" }),
 }).openapi("Conversation");
 
@@ -89,7 +90,8 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
         order by last_message_at desc nulls last, id desc
         limit ${q.limit + 1}`;
       await t.verified();
-      return page([...rows], q.limit, (r) => ({ ts: r.last_message_at, id: r.id }));
+      const p = page([...rows], q.limit, (r) => ({ ts: r.last_message_at, id: r.id }));
+      return { items: p.items.map((r) => ({ ...r, last_message_at: toIso(r.last_message_at) })), next_cursor: p.next_cursor };
     });
     return c.json({ conversations: result.items, next_cursor: result.next_cursor } as z.infer<typeof ConversationList>, 200);
   });
@@ -153,7 +155,7 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
           details: Object.keys(rest).length ? rest : null,
           status: m.status,
           external_id: m.external_id,
-          created_at: m.created_at,
+          created_at: toIso(m.created_at),
         };
       }));
       return { messages, next_cursor: p.next_cursor };

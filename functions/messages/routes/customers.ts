@@ -9,7 +9,7 @@ import {
 } from "../../../shared/messaging/index.ts";
 import { openFor, sealFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { auditedPage, DistributorHeaders, NO_STORE, pageQuery, uuidParam, type RouteContext } from "./context.ts";
-import { text } from "../../../shared/schemas/index.ts";
+import { text, toIso } from "../../../shared/schemas/index.ts";
 
 /** Rows an export returns at most (newest first); beyond it the export says truncated. */
 export const EXPORT_MAX_ROWS = 10_000;
@@ -92,7 +92,7 @@ async function toCustomer(keys: DistributorKeys, r: CustomerRow): Promise<Custom
     email: contact.email ?? null,
     tags: r.tags,
     notes,
-    created_at: r.created_at,
+    created_at: toIso(r.created_at),
   };
 }
 

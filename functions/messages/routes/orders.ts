@@ -5,21 +5,29 @@ import { z } from "@hono/zod-openapi";
 import { ApiError, json, jsonBody, route, type Router } from "../../../shared/http/index.ts";
 import { openFor, sealFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { auditedPage, DistributorHeaders, NO_STORE, pageQuery, uuidParam, type RouteContext } from "./context.ts";
-import { text } from "../../../shared/schemas/index.ts";
+import { centsToMoney, MONEY, moneyToCents, text, toIso } from "../../../shared/schemas/index.ts";
 
 const ORDER_STATUSES = ["pending", "confirmed", "cancelled"] as const;
 /** numeric(14, 2): at most 999,999,999,999.99. */
 const TOTAL_MAX_CENTS = 99_999_999_999_999n;
 
-const price = z.number().min(0).max(1_000_000_000)
-  .refine((p) => /^\d+(\.\d{1,2})?$/.test(String(p)), { message: "at most two decimals" })
-  .openapi({ description: "≥ 0, at most two decimals" });
+/** Money in requests: "12.50" (preferred) or 12.5; ≥ 0, at most two decimals, at most 1,000,000,000. */
+const price = z.union([z.string(), z.number()])
+  .refine((p) => MONEY.test(String(p)) && moneyToCents(p) <= 100_000_000_000n, { message: "0 to 1,000,000,000 with at most two decimals" })
+  .transform((p) => centsToMoney(moneyToCents(p)))
+  .openapi({ description: "Decimal string (\"12.50\") or number; ≥ 0, at most two decimals", example: "12.50" });
 
 const OrderItem = z.object({
   sku: text().trim().min(1).max(64),
   quantity: z.number().int().positive().max(1_000_000),
   unit_price: price.optional(),
 }).strict().openapi("OrderItem");
+
+const OrderItemOut = z.object({
+  sku: z.string(),
+  quantity: z.number().int(),
+  unit_price: z.string().optional().openapi({ description: "Decimal string with two decimals", example: "4.50" }),
+}).openapi("OrderItemOut");
 
 export const OrderCreate = z.object({
   customer_id: z.string().uuid(),
@@ -34,7 +42,7 @@ const Order = z.object({
   customer_id: z.string().uuid(),
   conversation_id: z.string().uuid().nullable(),
   status: z.enum(ORDER_STATUSES),
-  items: z.array(OrderItem),
+  items: z.array(OrderItemOut),
   total: z.string().nullable().openapi({ description: "Decimal string, e.g. \"12.50\"; null when no item has a price", example: "12.50" }),
   notes: z.string().nullable(),
   created_at: z.string(),
@@ -55,12 +63,12 @@ export function orderTotal(items: Item[]): string | null {
   if (!items.some((i) => i.unit_price !== undefined)) return null;
   let cents = 0n;
   for (const i of items) {
-    if (i.unit_price !== undefined) cents += BigInt(i.quantity) * BigInt(Math.round(i.unit_price * 100));
+    if (i.unit_price !== undefined) cents += BigInt(i.quantity) * moneyToCents(i.unit_price);
   }
   if (cents > TOTAL_MAX_CENTS) {
     throw new ApiError("invalid_request", {}, "order total out of range", [{ in: "body", path: "items", code: "too_big" }]);
   }
-  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, "0")}`;
+  return centsToMoney(cents);
 }
 
 interface OrderRow {
@@ -68,7 +76,7 @@ interface OrderRow {
   customer_id: string;
   conversation_id: string | null;
   status: (typeof ORDER_STATUSES)[number];
-  items: Item[];
+  items: { sku: string; quantity: number; unit_price?: string | number }[];
   total: string | null;
   notes_encrypted: string | null;
   notes_iv: string | null;
@@ -87,8 +95,11 @@ async function toOrder(keys: DistributorKeys | null, r: OrderRow) {
     }
   }
   return {
-    id: r.id, customer_id: r.customer_id, conversation_id: r.conversation_id, status: r.status, items: r.items,
-    total: r.total, notes, created_at: r.created_at, confirmed_at: r.confirmed_at,
+    id: r.id, customer_id: r.customer_id, conversation_id: r.conversation_id, status: r.status,
+    // Orders stored before money became strings hold numbers: one format out either way.
+    items: r.items.map(({ unit_price, ...i }) => (unit_price === undefined ? i : { ...i, unit_price: centsToMoney(moneyToCents(unit_price)) })),
+    total: r.total === null ? null : centsToMoney(moneyToCents(r.total)), notes,
+    created_at: toIso(r.created_at), confirmed_at: toIso(r.confirmed_at),
   };
 }
 
