@@ -87,7 +87,8 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
         select id, customer_id, channel, status, to_json(last_message_at) #>> '{}' as last_message_at, preview
         from public.conversations
         where distributor_id = ${t.id} ${q.status ? tx`and status = ${q.status}` : tx``} ${after}
-        order by last_message_at desc nulls last, id desc
+        -- The column, not the text alias above: the order of conversations_list_idx.
+        order by conversations.last_message_at desc nulls last, conversations.id desc
         limit ${q.limit + 1}`;
       await t.verified();
       const p = page([...rows], q.limit, (r) => ({ ts: r.last_message_at, id: r.id }));
