@@ -124,7 +124,7 @@ describe("POST / (send)", () => {
       ["ftp:// attachment", { conversation_id: conv, content: "x", attachments: ["ftp://files.example.com/a"] }],
       ["javascript: attachment", { conversation_id: conv, content: "x", attachments: ["javascript:alert(1)"] }],
       ["bad message_type", { conversation_id: conv, content: "x", message_type: "VIDEO" }],
-      ["lowercase message_type", { conversation_id: conv, content: "x", message_type: "text" }],
+      ["mixed-case message_type", { conversation_id: conv, content: "x", message_type: "Text" }],
       ["missing conversation_id", { content: "x" }],
       ["non-uuid conversation_id", { conversation_id: "42", content: "x" }],
       ["content not a string", { conversation_id: conv, content: 5 }],
@@ -149,7 +149,8 @@ describe("POST / (send)", () => {
     expect((await api("POST", "", tk, w.t.id, {
       body: { conversation_id: w.webConversationId, content: "ten", attachments: Array.from({ length: 10 }, (_, i) => `https://e.com/${i}`) },
     })).status).toBe(201);
-    for (const t of ["TEXT", "IMAGE", "AUDIO", "FILE", "ORDER_CONTEXT"]) {
+    // Lower case, as responses list types, and the original design's upper case.
+    for (const t of ["TEXT", "IMAGE", "AUDIO", "FILE", "ORDER_CONTEXT", "text", "image", "audio", "file", "order_context"]) {
       const r = await api("POST", "", tk, w.t.id, { body: { conversation_id: w.webConversationId, content: t, message_type: t } });
       expect(r.status, t).toBe(201);
       const [m] = await sql`select message_type from public.messages where id = ${(await r.json()).id}`;

@@ -19,7 +19,9 @@ import { sendWhatsAppText, WHATSAPP_TEXT_MAX, type SendResult } from "../graph.t
 import { DistributorHeaders, NO_STORE, sendRateLimit, truncate, uuidParam, type RouteContext } from "./context.ts";
 import { text } from "../../../shared/schemas/index.ts";
 
-export const MESSAGE_TYPES = ["TEXT", "IMAGE", "AUDIO", "FILE", "ORDER_CONTEXT"] as const;
+/** Message types a sender may use: lower case, as every response lists them (the seed's upper case is accepted too). */
+export const MESSAGE_TYPES = ["text", "image", "audio", "file", "order_context"] as const;
+const SEED_MESSAGE_TYPES = ["TEXT", "IMAGE", "AUDIO", "FILE", "ORDER_CONTEXT"] as const;
 export const CONTENT_MAX = 10_000;
 export const ATTACHMENTS_MAX = 10;
 /**
@@ -32,7 +34,9 @@ export const MessageCreate = z.object({
   conversation_id: z.string().uuid(),
   content: text().trim().min(1).max(CONTENT_MAX)
     .openapi({ description: "Trimmed; 1..10,000 characters (UTF-16 code units)" }),
-  message_type: z.enum(MESSAGE_TYPES).default("TEXT"),
+  message_type: z.enum([...MESSAGE_TYPES, ...SEED_MESSAGE_TYPES]).default("text")
+    .transform((t) => t.toLowerCase() as (typeof MESSAGE_TYPES)[number])
+    .openapi({ description: "Lower case, as responses list it; the upper-case names of the original design are accepted too" }),
   attachments: z.array(z.httpUrl().max(2048)).max(ATTACHMENTS_MAX).default([])
     .openapi({ description: "At most 10 http(s) URLs; sent to WhatsApp as links after the text" }),
 }).openapi("MessageCreate");
