@@ -1,0 +1,142 @@
+// Shared by audit-query, privacy and retention-cleanup: keyset cursors over (created_at, id),
+// the audit filters' time window, the platform-admin rule, the map of tables that hold a
+// distributor's customer data, retention floors and ceilings, and a constant-time comparison.
+import { z } from "@hono/zod-openapi";
+import type { AuthUser } from "../auth/index.ts";
+import { isUuid } from "../uuid/index.ts";
+
+// Keyset cursors ---------------------------------------------------------------------------
+// Opaque: base64url of [timestamp (Postgres text, microseconds), id]. Compared in SQL as
+// ${ts}::text::timestamptz so no JS Date drops the microseconds.
+const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:\d{2})?)$/;
+
+export interface Cursor { ts: string; id: string }
+
+export function encodeCursor(ts: string, id: string): string {
+  return btoa(JSON.stringify([ts, id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeCursor(raw: string): Cursor | null {
+  if (raw.length > 200 || !/^[A-Za-z0-9_-]+$/.test(raw)) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(v) || v.length !== 2) return null;
+  const [ts, id] = v;
+  if (typeof ts !== "string" || !ISO_TS.test(ts) || !isUuid(id)) return null;
+  return { ts, id };
+}
+
+// Audit filters ----------------------------------------------------------------------------
+export const MAX_WINDOW_DAYS = 366;
+export const DEFAULT_WINDOW_DAYS = 30;
+export const MAX_PAGE = 500;
+
+const isoDate = z.iso.datetime({ offset: true });
+
+/** from, to, limit, cursor, format: shared by every audit list. */
+export const auditWindowQuery = {
+  from: isoDate.optional().openapi({ param: { name: "from", in: "query" }, description: `ISO 8601; default: ${DEFAULT_WINDOW_DAYS} days before \`to\`` }),
+  to: isoDate.optional().openapi({ param: { name: "to", in: "query" }, description: `ISO 8601 (exclusive); default: now. \`to - from\` ≤ ${MAX_WINDOW_DAYS} days` }),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100)
+    .openapi({ param: { name: "limit", in: "query" }, description: `Page size, 1..${MAX_PAGE} (default 100; CSV ignores it)` }),
+  cursor: z.string().max(200).refine((raw) => decodeCursor(raw) !== null, { message: "cursor malformed" })
+    .transform((raw) => decodeCursor(raw) as Cursor).optional()
+    .openapi({ param: { name: "cursor", in: "query" }, type: "string", description: "next_cursor of the previous page" }),
+  format: z.enum(["json", "csv"]).default("json").openapi({ param: { name: "format", in: "query" } }),
+};
+
+/** The window [from, to) as ISO strings; null when it is reversed or longer than MAX_WINDOW_DAYS. */
+export function auditWindow(q: { from?: string; to?: string }, now: Date): { from: string; to: string } | null {
+  const to = q.to ? new Date(q.to) : now;
+  const from = q.from ? new Date(q.from) : new Date(to.getTime() - DEFAULT_WINDOW_DAYS * 86_400_000);
+  if (!(from.getTime() < to.getTime())) return null;
+  if (to.getTime() - from.getTime() > MAX_WINDOW_DAYS * 86_400_000) return null;
+  return { from: q.from ?? from.toISOString(), to: q.to ?? to.toISOString() };
+}
+
+/** Take `limit` rows of a `limit + 1` fetch, and the cursor of the last one if more exist. */
+export function keysetPage<R extends { created_at: string; id: string }>(rows: R[], limit: number) {
+  if (rows.length <= limit) return { items: rows, next_cursor: null as string | null };
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, next_cursor: encodeCursor(last.created_at, last.id) };
+}
+
+// Platform admins --------------------------------------------------------------------------
+/**
+ * Only claims a user cannot edit: the JWT `role`, app_metadata.role and app_metadata.roles.
+ * Never user_metadata (which AuthUser.isAdmin, following the seed, also reads).
+ * private.is_platform_admin() applies the same rule in SQL.
+ */
+export function isPlatformAdmin(user: AuthUser): boolean {
+  const app = user.appMetadata ?? {};
+  return user.claims.role === "admin" || app.role === "admin" || (Array.isArray(app.roles) && app.roles.includes("admin"));
+}
+
+// Customer data ----------------------------------------------------------------------------
+export type Subject = "customer" | "conversation" | "message";
+
+/**
+ * Every (table, column) of `public` that points at a distributor's customer, one of their
+ * conversations or one of their messages: what a privacy export reads and an erasure deletes,
+ * leaves first. Entries whose table or column does not exist (yet) are skipped at run time.
+ * tests/compliance/customer-data.test.ts enumerates the catalog: a new table with a
+ * customer_id, conversation_id or message_id column fails it until it is listed here or in
+ * CUSTOMER_DATA_KEPT.
+ */
+export const CUSTOMER_DATA: readonly { table: string; column: string; refers: Subject }[] = [
+  { table: "pii_detection_results", column: "message_id", refers: "message" },
+  { table: "ai_responses", column: "message_id", refers: "message" },
+  { table: "ai_responses", column: "inbound_message_id", refers: "message" },
+  { table: "ai_responses", column: "conversation_id", refers: "conversation" },
+  { table: "ai_responses", column: "customer_id", refers: "customer" },
+  { table: "ai_usage", column: "message_id", refers: "message" },
+  { table: "ai_usage", column: "conversation_id", refers: "conversation" },
+  { table: "orders", column: "conversation_id", refers: "conversation" },
+  { table: "orders", column: "customer_id", refers: "customer" },
+  { table: "messages", column: "conversation_id", refers: "conversation" },
+  { table: "conversations", column: "customer_id", refers: "customer" },
+  { table: "customers", column: "id", refers: "customer" },
+];
+
+/** Tables that keep a customer's id on purpose, and why (documented in docs/compliance.md). */
+export const CUSTOMER_DATA_KEPT: Record<string, string> = {
+  privacy_requests: "the record of the request itself (ids and counts only)",
+  data_access_audit: "the audit trail: ids, actions and counts, never personal data",
+};
+
+/** Tables whose jsonb payload may name the customer's ids (events): rows naming them are deleted. */
+export const CUSTOMER_PAYLOAD_TABLES: readonly { table: string; column: string }[] = [
+  { table: "event_outbox", column: "payload" },
+];
+
+// Retention --------------------------------------------------------------------------------
+/** Defaults (the seed's) and the bounds an OWNER may choose within, in days. */
+export const RETENTION_LIMITS = {
+  messages_days: { default: 730, min: 30, max: 3650 },
+  ai_responses_days: { default: 365, min: 30, max: 3650 },
+  audit_logs_days: { default: 2555, min: 365, max: 3650 },
+  pii_detection_results_days: { default: 90, min: 7, max: 3650 },
+} as const;
+
+/** Privacy requests pending longer than this make the compliance report non_compliant. */
+export const REQUEST_DEADLINE_DAYS = 30;
+/** The cleanup must have finished without error within this many hours. */
+export const CLEANUP_MAX_AGE_HOURS = 48;
+
+// Secrets ----------------------------------------------------------------------------------
+/** Constant-time equality of two strings (compares SHA-256 digests, so lengths leak nothing). */
+export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [x, y] = await Promise.all([
+    crypto.subtle.digest("SHA-256", enc.encode(a)), crypto.subtle.digest("SHA-256", enc.encode(b)),
+  ]);
+  const u = new Uint8Array(x), v = new Uint8Array(y);
+  let diff = 0;
+  for (let i = 0; i < u.length; i++) diff |= u[i] ^ v[i];
+  return diff === 0;
+}
