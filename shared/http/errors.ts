@@ -13,6 +13,8 @@ export const errorCatalog = {
   configuration: { status: 500, message: "Configuration error" },
   internal: { status: 500, message: "Internal server error" },
   upstream: { status: 502, message: "Upstream service error" },
+  ai_unavailable: { status: 502, message: "AI service unavailable" },
+  ai_budget_exceeded: { status: 429, message: "AI budget exceeded" },
   unavailable: { status: 503, message: "Service unavailable" },
 } as const;
 
