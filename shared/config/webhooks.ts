@@ -8,7 +8,7 @@ export const webhooksConfig = {
   WEBHOOKS_ALLOW_LOOPBACK: bool.default(false),
   // "production" (or unset on Supabase) forbids the development flags above.
   ENVIRONMENT: z.enum(["development", "test", "staging", "production"]).default("production"),
-  // Bearer secret the scheduler (pg_cron + pg_net, or npm start's dev job) presents to webhook-deliver.
+  // Bearer secret every scheduler that calls HTTP presents (webhook-deliver, retention-cleanup).
   CRON_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   // Security monitoring: requests per client IP in 5 minutes before a temporary block.
   SECURITY_IP_LIMIT: int(1, 1_000_000).default(100),
