@@ -227,8 +227,8 @@ export class Gateway {
           const a = await recordLater(() => self.succeeded(p, r, text, {
             inputTokens: end?.inputTokens ?? 0, outputTokens: end?.outputTokens ?? 0, model: end?.model ?? r.candidate.model, finish: end?.finish ?? "other",
           }));
-          const { text: _t, ...rest } = a;
-          send("done", p.job.route === "suggest" ? { suggestion: text, ...rest } : { text, ...rest });
+          const { text: _t, invalid_keys, confidence, flagged, ...rest } = a;
+          send("done", p.job.route === "suggest" ? { suggestion: text, ...rest, confidence, flagged } : { text, ...rest, invalid_keys });
         } catch (err) {
           self.deps.logger.error("ai.record_failed", { requestId, ...describeError(err) });
           send("error", { error: "Internal server error", requestId });
