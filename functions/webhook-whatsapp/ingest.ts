@@ -8,13 +8,11 @@
 // and one status UPDATE. Inputs are sorted so concurrent deliveries lock rows in one order.
 import type { Sql, Tx } from "../../shared/db/index.ts";
 import {
-  messageText, phoneLookupHash, sealCustomerContact, sealMessageContent, STATUS_RANK, type MessageContent,
+  buildPreview, messageText, phoneLookupHash, sealCustomerContact, sealMessageContent, STATUS_RANK, type MessageContent,
 } from "../../shared/messaging/index.ts";
-import { detectPii, maskPii, summarizePii } from "../../shared/pii/index.ts";
+import { detectPii, summarizePii } from "../../shared/pii/index.ts";
 import type { DistributorKeys } from "../../shared/tenancy/keys.ts";
 import type { Delivery, DeliveryStatus, InboundMessage, InboundType } from "./parse.ts";
-
-export const PREVIEW_MAX_CHARS = 120;
 
 export interface WhatsAppAccount {
   id: string;
@@ -130,15 +128,6 @@ function collectStrings(v: unknown, out: string[], depth: number): void {
   else if (v && typeof v === "object") for (const x of Object.values(v)) collectStrings(x, out, depth + 1);
 }
 
-/** One line, masked, at most PREVIEW_MAX_CHARS code points (never splitting a surrogate pair). */
-export function buildPreview(text: string, hasPii: boolean, type: InboundType): string {
-  const masked = (hasPii ? maskPii(text).masked : text).replace(/\s+/g, " ").trim();
-  if (!masked) return `[${type}]`;
-  if (masked.length <= PREVIEW_MAX_CHARS) return masked; // UTF-16 units ≥ code points
-  const chars = Array.from(masked.slice(0, PREVIEW_MAX_CHARS * 2 + 2));
-  return chars.length <= PREVIEW_MAX_CHARS ? masked : `${chars.slice(0, PREVIEW_MAX_CHARS - 1).join("")}…`;
-}
-
 const key = (a: string, b: string) => `${a}\u0000${b}`;
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -227,7 +216,7 @@ export async function prepareDelivery(
       external_id: m.externalId,
       message_type: m.messageType,
       ...sealed,
-      preview: buildPreview(text, found.length > 0, m.messageType),
+      preview: buildPreview(text, m.messageType, found.length > 0),
       has_pii: all.length > 0,
       external_timestamp: (m.timestamp ?? now).toISOString(),
       pii_types: summary.types as string[],
@@ -355,9 +344,16 @@ export async function storeDelivery(tx: Tx, p: PreparedDelivery): Promise<StoreR
         where t.distributor_id = s.distributor_id and t.channel = 'whatsapp' and t.external_id = s.external_id
           and t.direction = 'outbound'
           and coalesce((${json(tx, STATUS_RANK)} ->> t.status)::integer, 0) < s.rank
-        returning t.id
+        returning t.id, t.distributor_id, t.conversation_id, t.status
+      ), o as (
+        -- outbound webhooks (issue 14): ids and the new status only, in the same transaction
+        insert into public.event_outbox (distributor_id, event_type, payload)
+        select u.distributor_id, 'message.status_updated',
+               jsonb_build_object('message_id', u.id, 'conversation_id', u.conversation_id, 'status', u.status, 'channel', 'whatsapp')
+        from u
+        returning 1
       )
-      select (select count(*) from u)::int as applied,
+      select (select count(*) from u)::int as applied, (select count(*) from o)::int as outbox,
              (select count(*) from s where not exists (
                 select 1 from public.messages t
                 where t.distributor_id = s.distributor_id and t.channel = 'whatsapp' and t.external_id = s.external_id

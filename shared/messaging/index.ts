@@ -2,6 +2,7 @@
 // outbound) and distributors (WhatsApp tokens): what is sealed, with which AAD, and what may
 // be stored in clear (masked previews, PII types and counts, ids).
 import type { Sealed } from "../crypto/index.ts";
+import { maskPii } from "../pii/index.ts";
 import { openFor, sealFor, type DistributorKeys } from "../tenancy/keys.ts";
 
 /** Everything a message carries, sealed as one JSON document (AAD = messages:<id>). */
@@ -37,6 +38,23 @@ export async function openMessageContent(keys: DistributorKeys, messageId: strin
 /** The human-readable text of a message: its text, caption, button/interactive title, or emoji. */
 export function messageText(c: MessageContent): string {
   return c.text ?? c.caption ?? c.interactive?.title ?? c.button?.text ?? c.reaction?.emoji ?? c.location?.name ?? "";
+}
+
+/** The one length of every message and conversation preview, in code points (ellipsis included). */
+export const PREVIEW_MAX_CHARS = 120;
+
+/**
+ * A message's preview: personal data masked (`mask` false when the text is masked already or
+ * the caller's own detection found nothing), whitespace folded to one line, at most
+ * PREVIEW_MAX_CHARS code points (cut with "…", never splitting a surrogate pair), and
+ * "[<type>]" when nothing is left. Stored sealed (sealPreview), never in clear.
+ */
+export function buildPreview(text: string, type: string, mask = true): string {
+  const masked = (mask ? maskPii(text).masked : text).replace(/\s+/g, " ").trim();
+  if (!masked) return `[${type}]`;
+  if (masked.length <= PREVIEW_MAX_CHARS) return masked; // UTF-16 units ≥ code points
+  const chars = Array.from(masked.slice(0, PREVIEW_MAX_CHARS * 2 + 2));
+  return chars.length <= PREVIEW_MAX_CHARS ? masked : `${chars.slice(0, PREVIEW_MAX_CHARS - 1).join("")}…`;
 }
 
 /** Customer contact data, sealed as one document (AAD = customers:<id>). */

@@ -2,11 +2,16 @@
 import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createLogger } from "../../shared/log/index.ts";
-import { openMessageContent, type SealedColumns } from "../../shared/messaging/index.ts";
+import { buildPreview, openMessageContent, PREVIEW_MAX_CHARS, type SealedColumns } from "../../shared/messaging/index.ts";
 import { newUser } from "../support/harness.ts";
 import { graphError, graphOk } from "../support/fake-graph.ts";
 import { BASE, sleep, test, type World } from "../support/messages.ts";
 import { expectError } from "../support/security.ts";
+
+/** A stored message preview as the listing reads it. */
+async function readPreview(_arrange: unknown, _w: World, _messageId: string, stored: string): Promise<string> {
+  return stored;
+}
 
 describe("POST / (send)", () => {
   test("stores a web message sealed with a masked preview, bumps the conversation and audits", async ({ arrange, api, sql, graph }) => {
@@ -36,6 +41,21 @@ describe("POST / (send)", () => {
       table_name: "messages", record_id: body.id, user_id: u.id,
       details: { message_type: "text", attachments: 0, conversation_id: w.webConversationId },
     })]);
+  });
+
+  test("the preview is built like the webhook's: one line, at most PREVIEW_MAX_CHARS code points, no split surrogate pair", async ({ arrange, api, sql }) => {
+    const w = await arrange.world();
+    const content = `Line one\n\n  line two ${"😀".repeat(200)}`;
+    const res = await api("POST", "", w.t.users.MANAGER.token, w.t.id, { body: { conversation_id: w.webConversationId, content } });
+    expect(res.status).toBe(201);
+    const { id } = await res.json();
+    const [m] = await sql`select preview from public.messages where id = ${id}`;
+    const preview = await readPreview(arrange, w, id, m.preview);
+    expect(preview).toBe(buildPreview(content, "text"));
+    expect(Array.from(preview)).toHaveLength(PREVIEW_MAX_CHARS);
+    expect(preview.startsWith("Line one line two 😀")).toBe(true);
+    expect(preview.endsWith("😀…")).toBe(true);
+    expect(preview).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
   });
 
   test("sends through the WhatsApp Cloud API: 429 with Retry-After 0, then success → wamid stored, status sent", async ({ arrange, api, sql, graph }) => {

@@ -1,7 +1,7 @@
 // What the routes of the messages function share beyond the one route style of
 // shared/http/openapi.ts and the tenant gate of shared/tenancy/gate.ts: opaque keyset cursors,
 // the audited page helper, the page query, the x-distributor-id header's documentation, the
-// per-distributor send limit and text truncation.
+// per-distributor send limit. (Previews: buildPreview in shared/messaging.)
 import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { rateLimitHeaders, type RunOptions, type Tx } from "../../../shared/db/index.ts";
@@ -139,9 +139,3 @@ export const uuidParam = (name: string) =>
 
 /** Answers carry personal data: never cached (set on every response by app.ts). */
 export const NO_STORE = { "Cache-Control": { description: "Always `no-store`: answers carry personal data", schema: { type: "string" as const } } };
-
-/** Truncate by code points, so a surrogate pair is never cut in half. */
-export function truncate(text: string, max: number): string {
-  const cps = Array.from(text);
-  return cps.length <= max ? text : `${cps.slice(0, max - 1).join("")}…`;
-}

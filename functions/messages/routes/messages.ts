@@ -10,13 +10,13 @@ import { z } from "@hono/zod-openapi";
 import { ApiError, json, jsonBody, RESPONSE_HEADERS, route, type Router } from "../../../shared/http/index.ts";
 import { describeError } from "../../../shared/log/index.ts";
 import {
-  openAccessToken, openCustomerContact, sealMessageContent, type MessageContent,
+  buildPreview, openAccessToken, openCustomerContact, sealMessageContent, type MessageContent,
 } from "../../../shared/messaging/index.ts";
 import { maskPii } from "../../../shared/pii/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { sendWhatsAppText, WHATSAPP_TEXT_MAX, type SendResult } from "../graph.ts";
-import { DistributorHeaders, NO_STORE, sendRateLimit, truncate, uuidParam, type RouteContext } from "./context.ts";
+import { DistributorHeaders, NO_STORE, sendRateLimit, uuidParam, type RouteContext } from "./context.ts";
 import { text } from "../../../shared/schemas/index.ts";
 
 /** Message types a sender may use: lower case, as every response lists them (the seed's upper case is accepted too). */
@@ -24,11 +24,6 @@ export const MESSAGE_TYPES = ["text", "image", "audio", "file", "order_context"]
 const SEED_MESSAGE_TYPES = ["TEXT", "IMAGE", "AUDIO", "FILE", "ORDER_CONTEXT"] as const;
 export const CONTENT_MAX = 10_000;
 export const ATTACHMENTS_MAX = 10;
-/**
- * Masked previews stored in clear on messages and conversations, in code points. (The
- * webhook's inbound previews use their own constant; one shared value is pending.)
- */
-export const PREVIEW_MAX = 160;
 
 export const MessageCreate = z.object({
   conversation_id: z.string().uuid(),
@@ -156,7 +151,7 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
       const content: MessageContent = m.attachments.length ? { text: m.content, attachments: m.attachments } : { text: m.content };
       const masked = maskPii(m.content);
       const hasPii = Object.keys(masked.placeholders).length > 0;
-      const preview = truncate(masked.masked, PREVIEW_MAX);
+      const preview = buildPreview(masked.masked, type, false);
       const sealed = await sealMessageContent(keys, messageId, content);
       const waBody = whatsappBody(m.content, m.attachments);
       const [row] = await tx<{ whatsapp_account_id: string | null; inserted: number }[]>`
