@@ -208,6 +208,7 @@ export class Gateway {
             const next: IteratorResult<StreamEvent> = await outsideDeadline(() => r.value.it.next());
             ev = next.done ? undefined : next.value;
           }
+          if (gone.signal.aborted) throw new Error("client disconnected");
           const rest = unmasker.flush();
           if (rest) send("delta", { text: rest });
         } catch (err) {

@@ -214,6 +214,7 @@ export async function startFakeProviders(): Promise<FakeProviders> {
     for (const f of frames.head) res.write(f);
     for (const [i, f] of frames.body.entries()) {
       if (s.dropAfter !== undefined && i >= s.dropAfter) {
+        await sleep(100); // let the frames already written reach the client
         res.socket?.destroy();
         return;
       }

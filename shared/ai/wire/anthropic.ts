@@ -27,7 +27,7 @@ export function anthropicWire(o: WireOptions): WireClient {
     },
     async *stream(req, signal) {
       const s = await client.messages.create({ ...params(req), stream: true }, { signal });
-      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0;
+      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0, sawEnd = false;
       for await (const ev of s) {
         if (ev.type === "message_start") {
           model = ev.message.model ?? model;
@@ -37,9 +37,12 @@ export function anthropicWire(o: WireOptions): WireClient {
           if (ev.delta.text) yield { type: "delta" as const, text: ev.delta.text };
         } else if (ev.type === "message_delta") {
           finish = finishOf(ev.delta.stop_reason);
+          sawEnd = true;
           outputTokens = ev.usage?.output_tokens ?? outputTokens;
         }
       }
+      // A stream cut before the provider said how it ended is a failure, not an answer.
+      if (finish === "other" && !sawEnd) throw new BadResponse("stream ended early");
       yield { type: "end" as const, model, finish, inputTokens, outputTokens };
     },
     async validate(signal) {

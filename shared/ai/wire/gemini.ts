@@ -38,18 +38,20 @@ export function geminiWire(o: WireOptions): WireClient {
     },
     async *stream(req, signal) {
       const s = await ai.models.generateContentStream(params(req, signal));
-      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0;
+      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0, sawEnd = false;
       for await (const chunk of s) {
         if (chunk.modelVersion) model = chunk.modelVersion;
         const text = chunk.text;
         if (text) yield { type: "delta" as const, text };
         const f = chunk.candidates?.[0]?.finishReason;
-        if (f) finish = finishOf(f);
+        if (f) (finish = finishOf(f)), (sawEnd = true);
         if (chunk.usageMetadata) {
           inputTokens = chunk.usageMetadata.promptTokenCount ?? inputTokens;
           outputTokens = chunk.usageMetadata.candidatesTokenCount ?? outputTokens;
         }
       }
+      // A stream cut before the provider said how it ended is a failure, not an answer.
+      if (finish === "other" && !sawEnd) throw new BadResponse("stream ended early");
       yield { type: "end" as const, model, finish, inputTokens, outputTokens };
     },
     async validate(signal) {

@@ -39,19 +39,21 @@ export function mistralWire(o: WireOptions): WireClient {
     },
     async *stream(req, signal) {
       const s = await client.chat.stream(params(req), { fetchOptions: { signal }, retries: { strategy: "none" } });
-      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0;
+      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0, sawEnd = false;
       for await (const ev of s) {
         const chunk = ev.data;
         if (chunk.model) model = chunk.model;
         const choice = chunk.choices?.[0];
         const text = textOf(choice?.delta?.content);
         if (text) yield { type: "delta" as const, text };
-        if (choice?.finishReason) finish = finishOf(choice.finishReason);
+        if (choice?.finishReason) (finish = finishOf(choice.finishReason)), (sawEnd = true);
         if (chunk.usage) {
           inputTokens = chunk.usage.promptTokens ?? 0;
           outputTokens = chunk.usage.completionTokens ?? 0;
         }
       }
+      // A stream cut before the provider said how it ended is a failure, not an answer.
+      if (finish === "other" && !sawEnd) throw new BadResponse("stream ended early");
       yield { type: "end" as const, model, finish, inputTokens, outputTokens };
     },
     async validate(signal) {

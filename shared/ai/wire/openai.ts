@@ -31,17 +31,19 @@ export function openaiWire(o: WireOptions): WireClient {
     },
     async *stream(req, signal) {
       const s = await client.chat.completions.create({ ...params(req), stream: true, stream_options: { include_usage: true } }, { signal });
-      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0;
+      let model = req.model, finish: Finish = "other", inputTokens = 0, outputTokens = 0, sawEnd = false;
       for await (const chunk of s) {
         if (chunk.model) model = chunk.model;
         const choice = chunk.choices?.[0];
         if (choice?.delta?.content) yield { type: "delta" as const, text: choice.delta.content };
-        if (choice?.finish_reason) finish = finishOf(choice.finish_reason);
+        if (choice?.finish_reason) (finish = finishOf(choice.finish_reason)), (sawEnd = true);
         if (chunk.usage) {
           inputTokens = chunk.usage.prompt_tokens ?? 0;
           outputTokens = chunk.usage.completion_tokens ?? 0;
         }
       }
+      // A stream cut before the provider said how it ended is a failure, not an answer.
+      if (finish === "other" && !sawEnd) throw new BadResponse("stream ended early");
       yield { type: "end" as const, model, finish, inputTokens, outputTokens };
     },
     async validate(signal) {
