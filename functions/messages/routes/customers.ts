@@ -276,6 +276,10 @@ export function customerRoutes(api: Router, { deps, auth }: RouteContext): void 
             recordIdSql: tx`u.id`, detailsSql: tx`jsonb_build_object('fields', ${tx.json(fields)}::jsonb)`,
           })}
           from u
+        ), ev as (
+          -- outbound webhooks: ids only, in this transaction (migration 20261202004200)
+          insert into public.event_outbox (distributor_id, event_type, payload)
+          select ${t.id}, 'customer.updated', jsonb_build_object('customer_id', u.id) from u
         )
         select u.*, (select count(*) from audit)::int as audited from u`;
       if (!row) throw new ApiError("not_found", {}, "customer not updatable");

@@ -166,6 +166,11 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
             recordIdSql: tx`ins.id`, detailsSql: tx`jsonb_build_object('items', ${o.items.length}::int)`,
           })}
           from ins
+        ), ev as (
+          -- outbound webhooks: ids only, in this transaction (migration 20261202004200)
+          insert into public.event_outbox (distributor_id, event_type, payload)
+          select ${t.id}, 'order.created', jsonb_build_object('order_id', ins.id, 'customer_id', ins.customer_id, 'conversation_id', ins.conversation_id)
+          from ins
         )
         select ins.*, (select count(*) from audit)::int as audited from ins`;
       await t.verified();
@@ -195,6 +200,10 @@ export function orderRoutes(api: Router, { deps, auth }: RouteContext): void {
                     to_json(created_at) #>> '{}' as created_at, to_json(confirmed_at) #>> '{}' as confirmed_at
         ), audit as (
           select ${t.auditCall(tx, "orders.confirm", "orders", { recordIdSql: tx`u.id`, detailsSql: tx`'{}'::jsonb` })}
+          from u
+        ), ev as (
+          insert into public.event_outbox (distributor_id, event_type, payload)
+          select ${t.id}, 'order.confirmed', jsonb_build_object('order_id', u.id, 'customer_id', u.customer_id, 'conversation_id', u.conversation_id)
           from u
         )
         select u.*, (select count(*) from audit)::int as audited from u`;
