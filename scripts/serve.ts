@@ -1,13 +1,12 @@
 // Local server (Deno): every function in functions/ under /functions/v1/<name>, the URL
 // layout of Supabase, sharing one set of dependencies (one pool, one keyring). Also:
 //   GET /openapi.json   one OpenAPI document merging every function's (scripts/lib/openapi-merge.ts)
-//   GET /docs           the API reference page over it (Scalar), served without any CDN
-import { Scalar } from "@scalar/hono-api-reference";
+//   GET /docs           the API reference page over it (Swagger UI), served without any CDN
 import { Hono } from "hono";
 import { depsFromEnv } from "../shared/runtime/deps.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { keepServingOnUnhandledRejection } from "../shared/runtime/deno.ts";
-import { listOperations, MERGED_INFO, mergeOpenApi, type FunctionDocument, type JsonObject } from "./lib/openapi-merge.ts";
+import { MERGED_INFO, mergeOpenApi, type FunctionDocument, type JsonObject } from "./lib/openapi-merge.ts";
 
 declare const Deno: {
   env: { toObject(): Record<string, string>; get(k: string): string | undefined };
@@ -77,73 +76,40 @@ function mergedDocument(): Promise<JsonObject> {
   return merged;
 }
 
-/**
- * Scalar's browser bundle (`@scalar/api-reference`, dist/browser/standalone.js), served from
- * this machine: the page must work offline. SCALAR_STANDALONE_JS may point at another copy.
- */
-const SCALAR_BUNDLES = [
-  Deno.env.get("SCALAR_STANDALONE_JS"),
-  new URL("../node_modules/@scalar/api-reference/dist/browser/standalone.js", import.meta.url).pathname,
-].filter((p): p is string => !!p);
-async function scalarBundle(): Promise<string | null> {
-  for (const p of SCALAR_BUNDLES) {
-    try {
-      await Deno.stat(p);
-      return p;
-    } catch { /* next */ }
-  }
-  return null;
-}
-
-const DOCS_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
+// The reference page: Swagger UI's own static bundle from node_modules (swagger-ui-dist), so
+// the page works offline (no CDN); the page and its initializer are ours, no inline script.
+const SWAGGER_DIR = new URL("../node_modules/swagger-ui-dist/", import.meta.url);
+const DOCS_ASSETS: Record<string, string> = {
+  "/docs/swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+  "/docs/swagger-ui.css": "text/css; charset=utf-8",
+};
+const DOCS_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
   "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
-const scalarPage = Scalar({
-  url: "/openapi.json",
-  pageTitle: "API reference: all functions",
-  cdn: "/docs/scalar.js",
-  withDefaultFonts: false, // no font CDN
-  defaultOpenAllTags: true, // every function's operations listed in the sidebar
-  showDeveloperTools: "never",
-  telemetry: false,
-  agent: { disabled: true },
-});
-
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-/** Without Scalar's bundle: the same operations as plain HTML, so /docs still works offline. */
-function plainPage(doc: JsonObject): string {
-  const ops = listOperations(doc);
-  const sections = (doc.tags as { name: string; description?: string }[]).map((t) =>
-    `<section id="${esc(t.name)}"><h2>${esc(t.name)}</h2><p>${esc(t.description ?? "")}</p><ul>` +
-    ops.filter((o) => o.tag === t.name).map((o) =>
-      `<li><code>${o.method} ${esc(o.path)}</code> ${esc(o.summary ?? "")}</li>`
-    ).join("") + "</ul></section>"
-  ).join("\n");
-  return `<!doctype html><html><head><meta charset="utf-8"><title>API reference: all functions</title></head><body>
-<h1>API reference: all functions</h1>
-<p>Scalar's browser bundle (<code>@scalar/api-reference</code>) is not installed, so this is the plain list.
-The full document is at <a href="/openapi.json">/openapi.json</a>; each function's own at
-<code>/functions/v1/&lt;name&gt;/openapi.json</code>.</p>
-${sections}
-</body></html>`;
-}
+const DOCS_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>API reference: all functions</title><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="reference"></div><script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>`;
+// validatorUrl null: Swagger UI would otherwise send the document to validator.swagger.io.
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#reference", docExpansion: "list",
+  deepLinking: true, validatorUrl: null, tryItOutEnabled: false, defaultModelsExpandDepth: 0 });`;
 
 const docsApp = new Hono();
-docsApp.get("/openapi.json", async (c) => c.json(await mergedDocument()));
-docsApp.get("/docs/scalar.js", async (c) => {
-  const file = await scalarBundle();
-  if (!file) return notFound();
-  return c.body(await Deno.readFile(file), 200, {
-    "content-type": "text/javascript; charset=utf-8",
-    "cache-control": "public, max-age=3600",
-  });
-});
-docsApp.use("/docs", async (c, next) => {
+docsApp.use("*", async (c, next) => {
   await next();
   c.header("content-security-policy", DOCS_CSP);
   c.header("x-content-type-options", "nosniff");
+  c.header("x-request-id", crypto.randomUUID());
 });
-docsApp.get("/docs", async (c, next) =>
-  (await scalarBundle()) ? scalarPage(c, next) : c.html(plainPage(await mergedDocument())));
+docsApp.get("/openapi.json", async (c) => c.json(await mergedDocument()));
+docsApp.get("/docs", (c) => c.html(DOCS_PAGE));
+docsApp.get("/docs/init.js", (c) => c.body(DOCS_INIT, 200, { "content-type": "text/javascript; charset=utf-8" }));
+docsApp.get("/docs/:file", async (c) => {
+  const type = DOCS_ASSETS[c.req.path];
+  if (!type) return notFound();
+  return c.body(await Deno.readFile(new URL(c.req.path.slice("/docs/".length), SWAGGER_DIR)), 200, {
+    "content-type": type,
+    "cache-control": "public, max-age=3600",
+  });
+});
 docsApp.onError((err, c) => {
   console.error(JSON.stringify({ level: "error", event: "docs.failed", errorClass: err.name }));
   return c.json({ error: "Internal server error", requestId: crypto.randomUUID() }, 500);
@@ -159,7 +125,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 Deno.serve({ port, hostname, onListen: () => console.log(`[serve] listening on http://${hostname}:${port} (${[...apps.keys()].sort().join(", ")}); API reference at /docs`) }, (req) => {
   const path = new URL(req.url).pathname;
-  if (path === "/openapi.json" || path === "/docs" || path === "/docs/scalar.js") return docsApp.fetch(req);
+  if (path === "/openapi.json" || path === "/docs" || path.startsWith("/docs/")) return docsApp.fetch(req);
   const name = path.split("/")[3];
   const app = name ? apps.get(name) : undefined;
   return app ? app.fetch(req) : notFound();
