@@ -12,6 +12,9 @@ import { isUuid } from "../uuid/index.ts";
 import type { TenantScope } from "../tenancy/gate.ts";
 import { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
 import { requestDeadline } from "./deadline.ts";
+import { monitorFor, type RequestMonitor } from "../security/registry.ts";
+
+export { currentDeadline } from "./deadline.ts";
 import type { Router } from "./openapi.ts";
 
 export { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
@@ -43,6 +46,8 @@ export interface HttpOptions {
   deadlineMs?: number;
   /** Where the client address comes from (default: the last X-Forwarded-For hop, appended by the platform). */
   clientIp?: ClientIpSource;
+  /** Security monitoring (shared/security): default, the one createDeps registered for `logger`; false: none. */
+  monitor?: RequestMonitor | false;
 }
 
 export interface ClientIpSource {
@@ -184,6 +189,9 @@ export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { tit
     onLate: (c) => opts.logger.error("request.deadline", { requestId: c.get("requestId"), fn: opts.name, status: 503 }),
   }));
   root.use("*", bodyLimitMiddleware(opts.maxBodyBytes));
+  // Per-client-IP counting, blocks and incidents (shared/security/monitor.ts): one statement per request.
+  const monitor = opts.monitor === false ? undefined : opts.monitor ?? monitorFor(opts.logger);
+  if (monitor) root.use("*", monitor.middleware(opts.name));
   root.route(`/functions/v1/${opts.name}`, api);
   root.route(`/${opts.name}`, api);
   root.notFound((c) => errorResponse(c, "not_found"));
