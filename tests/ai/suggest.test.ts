@@ -5,7 +5,7 @@ import { open } from "../../shared/crypto/index.ts";
 import { openFor } from "../../shared/tenancy/index.ts";
 import { expectError } from "../support/security.ts";
 import { PROVIDER_ERROR_TEXT } from "./fake-providers.ts";
-import { readSse, test } from "./support.ts";
+import { PII, readSse, test } from "./support.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -165,16 +165,6 @@ describe("suggest: provider health in Postgres", () => {
   });
 });
 
-// Values the PII module detects (checked below), fed through every route.
-export const PII = {
-  email: "ada.lovelace@example.com",
-  phone: "+44 20 7946 0958",
-  card: "4111 1111 1111 1111",
-  iban: "DE89 3704 0044 0532 0130 00",
-  ssn: "123-45-6789",
-  address: "221B Baker Street",
-  passport: "passport number X1234567",
-};
 const PII_VALUES = ["ada.lovelace@example.com", "7946 0958", "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00", "123-45-6789", "221B Baker Street", "X1234567"];
 
 describe("suggest: PII never leaves", () => {

@@ -87,3 +87,14 @@ export const test = base
     await sql`delete from private.ai_provider_health`;
     return fake;
   });
+
+// Values the PII module detects (checked below), fed through every route.
+export const PII = {
+  email: "ada.lovelace@example.com",
+  phone: "+44 20 7946 0958",
+  card: "4111 1111 1111 1111",
+  iban: "DE89 3704 0044 0532 0130 00",
+  ssn: "123-45-6789",
+  address: "221B Baker Street",
+  passport: "passport number X1234567",
+};

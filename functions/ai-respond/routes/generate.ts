@@ -35,7 +35,7 @@ export const GenerateAnswer = z.object({
 export function systemPromptFor(platform: string, tone: string): string {
   return `You write social media content${platform === "generic" ? "" : ` for ${platform}`}` +
     `${tone === "neutral" ? "" : ` in a ${tone} tone`}. Answer with the post text only. ` +
-    "Tokens like [EMAIL_1] or [PHONE_1] stand for personal data: keep them exactly as they are.";
+    "Bracketed tokens such as EMAIL_1 or PHONE_1 in square brackets stand for personal data: keep them exactly as they are, brackets included.";
 }
 
 /** The order for a request: the chosen provider first (with its model), then the configured order. */

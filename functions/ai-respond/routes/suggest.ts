@@ -15,7 +15,7 @@ export const HISTORY_MAX = 10;
 
 export const DEFAULT_SYSTEM_PROMPT =
   "You help a distributor's staff answer customers. Write one short, polite reply to the customer's latest message, " +
-  "in the customer's language. Tokens like [EMAIL_1] or [PHONE_1] stand for personal data: keep them exactly as they are.";
+  "in the customer's language. Bracketed tokens such as EMAIL_1 or PHONE_1 in square brackets stand for personal data: keep them exactly as they are, brackets included.";
 
 const SuggestBody = z.object({
   message_id: z.string().uuid(),
