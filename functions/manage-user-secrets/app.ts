@@ -8,7 +8,7 @@ import { requireUser } from "../../shared/auth/index.ts";
 import { secretAuditCall, writeSecretAudit, type SecretOperation } from "../../shared/audit/index.ts";
 import { rateLimitHeaders, type RateLimitColumn, type StatementOptions, type Tx } from "../../shared/db/index.ts";
 import {
-  ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, errorCodeOf, json, jsonBody, RESPONSE_HEADERS, route, userAgent, type AppEnv,
+  ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, errorCodeOf, type ErrorCode, json, jsonBody, RESPONSE_HEADERS, route, userAgent, type AppEnv,
 } from "../../shared/http/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import {
@@ -33,8 +33,12 @@ const PostBody = z.object({ serviceName: serviceNameSchema, value: secretValueSc
 
 type Ctx = Context<AppEnv>;
 
-/** The audited operation of a request, known before its input is judged. */
-function operationOf(c: Ctx): SecretOperation {
+/**
+ * The audited operation of a failed request: `invalid` when the request itself was malformed
+ * (unknown action, wrong content type, bad body), else the operation it attempted.
+ */
+function operationOf(c: Ctx, code: ErrorCode): SecretOperation {
+  if (code === "invalid_request") return "invalid";
   if (c.req.method === "GET") return "read";
   return c.req.query("action") === "delete" ? "delete" : "update";
 }
@@ -77,7 +81,7 @@ export function createApp(deps: Deps) {
     const code = errorCodeOf(c.error);
     if (code === "rate_limited") return;
     const message = errorCatalog[code].message;
-    const row = audit(c, await serviceOf(c), operationOf(c), false, message);
+    const row = audit(c, await serviceOf(c), operationOf(c, code), false, message);
     try {
       await db.withUser(c.get("user"), row, c.get("rateLimitCounted") ? {} : runOptions(c));
     } catch (err) {
