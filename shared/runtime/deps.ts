@@ -6,6 +6,8 @@ import { createDb, type Db } from "../db/index.ts";
 import { deadlineAwareFetch, setDefaultRequestDeadline } from "../http/deadline.ts";
 import { createLogger, type Logger } from "../log/index.ts";
 import { DistributorKeyCache } from "../tenancy/keys.ts";
+import { createSecurityMonitor } from "../security/monitor.ts";
+import { registerMonitor } from "../security/registry.ts";
 
 export interface Deps {
   config: Config;
@@ -33,6 +35,8 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
       { version: config.SECRET_MASTER_KEY_VERSION, hex: config.SECRET_MASTER_KEY },
       config.SECRET_MASTER_KEY_PREVIOUS,
     ));
+  // Every function app built with this logger gets the security monitoring (shared/http).
+  registerMonitor(logger, createSecurityMonitor({ db, logger, config }));
   return {
     config,
     logger,

@@ -71,8 +71,8 @@ export async function sendSecurityAlerts(a: AlertDeps): Promise<number> {
     if (o.kind === "delivered") sent++;
     await a.db.sql`
       update private.security_alerts set
-        sent_at = ${o.kind === "delivered" ? now : null},
-        next_attempt_at = ${o.kind === "retry" ? new Date(now.getTime() + o.delaySeconds * 1000) : new Date(8.64e15)}
+        next_attempt_at = ${o.kind === "retry" ? new Date(now.getTime() + o.delaySeconds * 1000) : o.kind === "delivered" ? now : new Date("9999-12-31T00:00:00Z")},
+        sent_at = ${o.kind === "delivered" ? now : null}
       where incident_id = ${d.incident_id}`;
   }
   return sent;

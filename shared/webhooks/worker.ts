@@ -90,8 +90,9 @@ export function eventBody(d: Pick<Claimed, "event_type" | "created_at" | "payloa
 export function safeExcerpt(answer: string, sent: string, ids: string[]): string | null {
   if (!answer) return null;
   if (answer.includes(sent) || ids.some((id) => id.length >= 8 && answer.includes(id))) return null;
-  const clean = answer.replace(/\u0000/g, "").slice(0, EXCERPT_CHARS);
-  return clean.toWellFormed ? clean.toWellFormed() : clean;
+  // No NUL, no lone surrogate (a cut may split a pair): what PostgreSQL text stores as given.
+  return answer.slice(0, EXCERPT_CHARS).replace(/\u0000/g, "")
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
