@@ -154,7 +154,7 @@ describe("other incidents", () => {
       await app.request("http://localhost/functions/v1/distributors", { headers: { "x-forwarded-for": ip, authorization: `Bearer ${badToken}` } });
       const found = await incidents(ip);
       expect(found.map((i) => [i.type, i.severity, i.details.scope]).sort()).toEqual([["auth_failures", "medium", "ip"], ["auth_failures", "medium", "user"]]);
-      expect(found.find((i) => i.details.scope === "user").user_id).toBe(sub);
+      expect(found.find((i) => i.details.scope === "user")?.user_id).toBe(sub);
       expect(JSON.stringify(found)).not.toContain(badToken.slice(-12));
     } finally {
       await deps2.db.end();
