@@ -138,10 +138,14 @@ describe("POST / (create a distributor)", () => {
     const u = await newUser(sql);
     const bad: unknown[] = [{}, { name: "" }, { name: "   " }, { name: "x".repeat(201) }, { name: 5 }, { name: null }, { name: "a\u0000b" },
       { name: "a\ud800b" }, { name: "\udfff" }, ["Acme"], "not json", "null"];
-    for (const body of bad) await expectError(await api("POST", "", u.token, body), 400, "Invalid request");
-    await expectError(await api("POST", "", u.token, JSON.stringify({ name: "Acme" }), { "content-type": "text/plain" }), 400, "Invalid request");
-    await expectError(await api("POST", "", u.token), 400, "Invalid request");
-    const [{ n }] = await sql`select count(*)::int as n from public.distributors where created_by = ${u.id}`;
+    // Failures count against the creation limit (10 a minute), so each user sends a few.
+    const users = [u, await newUser(sql), await newUser(sql)];
+    let i = 0;
+    const next = () => users[Math.floor(i++ / 6)].token;
+    for (const body of bad) await expectError(await api("POST", "", next(), body), 400, "Invalid request");
+    await expectError(await api("POST", "", next(), JSON.stringify({ name: "Acme" }), { "content-type": "text/plain" }), 400, "Invalid request");
+    await expectError(await api("POST", "", next()), 400, "Invalid request");
+    const [{ n }] = await sql`select count(*)::int as n from public.distributors where created_by = any(${users.map((x) => x.id)})`;
     expect(n).toBe(0);
     // 200 characters is the maximum
     expect((await api("POST", "", u.token, { name: "y".repeat(200) })).status).toBe(201);
@@ -163,6 +167,18 @@ describe("POST / (create a distributor)", () => {
     expect(n).toBe(10);
     // another user is not affected
     expect((await api("POST", "", (await newUser(sql)).token, { name: "Other" })).status).toBe(201);
+  }, 90_000);
+
+  it("failed creations (bad bodies) count against the same limit, so they cannot be used to flood", async () => {
+    const second = Date.now() % 60_000;
+    if (second > 50_000) await new Promise((r) => setTimeout(r, 60_000 - second + 200)); // stay inside one window
+    const u = await newUser(sql);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await api("POST", "", u.token, { name: "" })).status);
+    for (let i = 0; i < 7; i++) statuses.push((await api("POST", "", u.token, { name: `Real ${i}` })).status);
+    expect(statuses).toEqual([400, 400, 400, 400, 201, 201, 201, 201, 201, 201, 429]);
+    const [{ n }] = await sql`select count(*)::int as n from public.distributors where created_by = ${u.id}`;
+    expect(n).toBe(6);
   }, 90_000);
 
   it("refuses a valid token whose user no longer exists (401, nothing stored)", async () => {

@@ -15,6 +15,7 @@ import { requestDeadline } from "./deadline.ts";
 import { monitorFor, type RequestMonitor } from "../security/registry.ts";
 
 export { currentDeadline } from "./deadline.ts";
+export { countFailure, remembered } from "./limits.ts";
 import type { Router } from "./openapi.ts";
 
 export { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";

@@ -16,7 +16,7 @@ import type { AuthUser } from "../auth/index.ts";
 import { dataAccessAuditCall, writeDataAccessAudit, type SqlExpression } from "../audit/index.ts";
 import type { Db, RunOptions, Tx } from "../db/index.ts";
 import { ApiError } from "../http/errors.ts";
-import { clientIp, userAgent, type AppEnv } from "../http/index.ts";
+import { clientIp, countFailure, remembered, userAgent, type AppEnv } from "../http/index.ts";
 import type { Config } from "../config/index.ts";
 import type { DistributorKeyCache, DistributorKeys } from "./keys.ts";
 import { can, SENSITIVE_PERMISSIONS, type Permission, type Role } from "./permissions.ts";
@@ -180,11 +180,13 @@ function distributorIdOf(c: Parameters<MiddlewareHandler<AppEnv>>[0], from: Gate
 export function tenant(deps: GateDeps, permission: Permission, opts: GateOptions = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const id = distributorIdOf(c, opts.from);
-    const scope = new TenantScope(deps, id, c.get("user"), permission, clientIp(c), userAgent(c), opts.runOptions?.(c, id));
+    const limits = opts.runOptions ? remembered(c, opts.runOptions(c, id)) : undefined;
+    const scope = new TenantScope(deps, id, c.get("user"), permission, clientIp(c), userAgent(c), limits);
     c.set("tenant", scope);
     await next();
     // The gate decides first, whatever the route answered (its transaction already rolled
     // back if the gate failed there; this only changes what the caller is told).
     await scope.verified();
+    await countFailure(deps.db, c, limits);
   };
 }

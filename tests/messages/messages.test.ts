@@ -2,15 +2,23 @@
 import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createLogger } from "../../shared/log/index.ts";
-import { buildPreview, openMessageContent, PREVIEW_MAX_CHARS, type SealedColumns } from "../../shared/messaging/index.ts";
+import { buildPreview, openMessageContent, openPreview, PREVIEW_MAX_CHARS, sealPreview, type SealedColumns } from "../../shared/messaging/index.ts";
+import type { DistributorKeys } from "../../shared/tenancy/index.ts";
 import { newUser } from "../support/harness.ts";
 import { graphError, graphOk } from "../support/fake-graph.ts";
-import { BASE, sleep, test, type World } from "../support/messages.ts";
+import { BASE, sleep, test, type Api, type World } from "../support/messages.ts";
 import { expectError } from "../support/security.ts";
 
-/** A stored message preview as the listing reads it. */
-async function readPreview(_arrange: unknown, _w: World, _messageId: string, stored: string): Promise<string> {
-  return stored;
+/** A stored message preview, opened: it is sealed at rest, bound to the message. */
+async function readPreview(arrange: { keysOf: (t: { id: string }) => Promise<DistributorKeys> }, w: World, messageId: string, stored: string): Promise<string> {
+  expect(stored.startsWith("enc:v1:")).toBe(true);
+  return (await openPreview(await arrange.keysOf(w.t), messageId, stored))!;
+}
+
+/** A conversation's preview as GET /conversations lists it. */
+async function listedPreview(api: Api, w: World, conversationId: string): Promise<string | null | undefined> {
+  const body = await (await api("GET", "/conversations?limit=100", w.t.users.OWNER.token, w.t.id)).json();
+  return body.conversations.find((c: { id: string }) => c.id === conversationId)?.preview;
 }
 
 describe("POST / (send)", () => {
@@ -30,11 +38,13 @@ describe("POST / (send)", () => {
       distributor_id: w.t.id, conversation_id: w.webConversationId, channel: "web", direction: "outbound", message_type: "text",
       status: "sent", sent_by: u.id, has_pii: true, deleted_at: null, external_id: null,
     });
-    expect(m.preview).toContain("[EMAIL_1]");
+    expect(await readPreview(arrange, w, m.id, m.preview)).toBe("Write to [EMAIL_1] please");
     expect(JSON.stringify(m)).not.toContain("jane.doe");
+    expect(JSON.stringify(m)).not.toContain("Write to");
     expect(await openMessageContent(await arrange.keysOf(w.t), m.id, m as unknown as SealedColumns)).toEqual({ text: "Write to jane.doe@example.org please" });
     const [conv] = await sql`select preview, last_message_at from public.conversations where id = ${w.webConversationId}`;
-    expect(conv.preview).toBe(m.preview);
+    expect(conv.preview).toBeNull(); // nothing sealed is copied between rows: the listing reads the latest message's
+    expect(await listedPreview(api, w, w.webConversationId)).toBe("Write to [EMAIL_1] please");
     expect(conv.last_message_at.getTime()).toBeGreaterThan(Date.now() - 60_000);
     const audit = await arrange.auditRows(w.t.id, "messages.send");
     expect(audit).toEqual([expect.objectContaining({
@@ -223,6 +233,22 @@ describe("POST / rate limit (per distributor, in Postgres)", () => {
     expect((await send(other)).status).toBe(201);
   });
 
+  test("members' failing sends (400, 404) count too, before any audit; the next is 429", async ({ arrange, api, otherApp, sql }) => {
+    const limited = await otherApp({ MESSAGES_RATE_LIMIT_PER_MINUTE: "3" });
+    const w = await arrange.world();
+    await awayFromWindowEdge(sql, 10);
+    const tk = w.t.users.OPERATOR.token;
+    const statuses = [
+      (await api("POST", "", tk, w.t.id, { app: limited, body: { conversation_id: w.webConversationId, content: "" } })).status,
+      (await api("POST", "", tk, w.t.id, { app: limited, body: "{not json" })).status,
+      (await api("POST", "", tk, w.t.id, { app: limited, body: { conversation_id: crypto.randomUUID(), content: "to nowhere" } })).status,
+      (await api("POST", "", tk, w.t.id, { app: limited, body: { conversation_id: w.webConversationId, content: "ok?" } })).status,
+    ];
+    expect(statuses).toEqual([400, 400, 404, 429]);
+    expect(await arrange.auditRows(w.t.id, "messages.send")).toEqual([]);
+    expect(await arrange.messageCount(w.webConversationId)).toBe(0);
+  });
+
   test("a stranger's requests (404) do not spend a distributor's quota", async ({ arrange, api, sql, otherApp }) => {
     const limited = await otherApp({ MESSAGES_RATE_LIMIT_PER_MINUTE: "2" });
     const w = await arrange.world();
@@ -260,17 +286,21 @@ describe("POST / rate limit (per distributor, in Postgres)", () => {
 describe("DELETE /:messageId", () => {
   test("soft-deletes, audits, hides it from reads, moves the preview back, and a second delete is 404", async ({ arrange, api, sql }) => {
     const w = await arrange.world();
-    const conv = await arrange.addConversation(w.t, w.customerId, { channel: "sms", preview: "latest" });
-    const older = await arrange.addMessage(w.t, conv, { preview: "earlier one", createdAt: "2026-05-01T00:00:00Z" });
-    const latest = await arrange.addMessage(w.t, conv, { preview: "latest", createdAt: "2026-05-02T00:00:00Z" });
+    const conv = await arrange.addConversation(w.t, w.customerId, { channel: "sms" });
+    const older = await arrange.addMessage(w.t, conv, { content: { text: "earlier one" }, createdAt: "2026-05-01T00:00:00Z" });
+    const latest = await arrange.addMessage(w.t, conv, { content: { text: "latest" }, createdAt: "2026-05-02T00:00:00Z" });
+    const keys = await arrange.keysOf(w.t);
+    for (const [id, p] of [[older, "earlier one"], [latest, "latest"]]) {
+      await sql`update public.messages set preview = ${await sealPreview(keys, id, p)} where id = ${id}`;
+    }
+    expect(await listedPreview(api, w, conv)).toBe("latest");
     const u = w.t.users.ADMIN;
     const res = await api("DELETE", `/${latest}`, u.token, w.t.id);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ success: true });
     const [m] = await sql`select deleted_at from public.messages where id = ${latest}`;
     expect(m.deleted_at).toBeInstanceOf(Date);
-    const [c] = await sql`select preview from public.conversations where id = ${conv}`;
-    expect(c.preview).toBe("earlier one");
+    expect(await listedPreview(api, w, conv)).toBe("earlier one");
     const list = await (await api("GET", `/conversations/${conv}/messages`, u.token, w.t.id)).json();
     expect(list.messages.map((x: { id: string }) => x.id)).toEqual([older]);
     expect(await arrange.auditRows(w.t.id, "messages.delete")).toEqual([expect.objectContaining({

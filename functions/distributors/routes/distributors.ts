@@ -2,8 +2,11 @@
 // Neither acts for an existing distributor, so neither has a tenant gate: a user token is enough.
 import { z } from "@hono/zod-openapi";
 import { writeDataAccessAudit } from "../../../shared/audit/index.ts";
-import { rateLimitHeaders } from "../../../shared/db/index.ts";
-import { ApiError, clientIp, json, jsonBody, RESPONSE_HEADERS, route, userAgent } from "../../../shared/http/index.ts";
+import type { Context, MiddlewareHandler } from "hono";
+import { rateLimitHeaders, type RunOptions } from "../../../shared/db/index.ts";
+import {
+  ApiError, clientIp, countFailure, json, jsonBody, remembered, RESPONSE_HEADERS, route, userAgent, type AppEnv,
+} from "../../../shared/http/index.ts";
 import { createDistributor, type Role } from "../../../shared/tenancy/index.ts";
 import { CreateDistributorBody, DistributorSchema, inOrder, pgCode, type RouteDeps } from "./common.ts";
 
@@ -14,11 +17,20 @@ const { "Retry-After": _, ...RATE_LIMIT_HEADERS } = RESPONSE_HEADERS;
 
 export function distributorRoutes({ deps, api, auth }: RouteDeps) {
   const { db, keyring } = deps;
+  const createLimit = (c: Context<AppEnv>): RunOptions => remembered(c, {
+    rateLimit: { key: `distributors:create:${c.get("user").id}`, limit: CREATE_LIMIT_PER_MINUTE, windowSeconds: 60 },
+    onRateLimit: (s) => c.set("rateLimitHeaders", rateLimitHeaders(s)),
+  });
+  // Failed creations (a bad body included) count against the same limit.
+  const countFailures: MiddlewareHandler<AppEnv> = async (c, next) => {
+    await next();
+    await countFailure(db, c, createLimit(c));
+  };
 
   api.openapi(
     route({
       method: "post", path: "/", operationId: "createDistributor",
-      middleware: [auth] as const,
+      middleware: [auth, countFailures] as const,
       summary: "Create a distributor; the caller becomes its OWNER",
       description: `Any signed-in user may create one. At most ${CREATE_LIMIT_PER_MINUTE} per user per minute.`,
       request: { body: jsonBody(CreateDistributorBody) },
@@ -39,10 +51,7 @@ export function distributorRoutes({ deps, api, auth }: RouteDeps) {
                 ip: clientIp(c), userAgent: userAgent(c), details: { distributor_id: id, user_id: user.id, role: "OWNER" },
               }),
             ]),
-          {
-            rateLimit: { key: `distributors:create:${user.id}`, limit: CREATE_LIMIT_PER_MINUTE, windowSeconds: 60 },
-            onRateLimit: (s) => c.set("rateLimitHeaders", rateLimitHeaders(s)),
-          },
+          createLimit(c),
         );
       } catch (err) {
         // A valid token whose user no longer exists in auth.users.
