@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { depsFromEnv } from "../shared/runtime/deps.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { keepServingOnUnhandledRejection } from "../shared/runtime/deno.ts";
+import { createFunctionApp, createRouter } from "../shared/http/index.ts";
 import { MERGED_INFO, mergeOpenApi, type FunctionDocument, type JsonObject } from "./lib/openapi-merge.ts";
 
 declare const Deno: {
@@ -52,9 +53,14 @@ if (Deno.env.get("BENCH_FLOOR") === "1") {
 
 const port = Number(Deno.env.get("PORT") ?? 54321);
 const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
-const json = (body: unknown, status = 200) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-const notFound = () => json({ error: "Not found", requestId: crypto.randomUUID() }, 404);
+// Anything that names no function gets the shared frame's 404: error shape, request id,
+// security headers and CORS, like every answer of a function.
+const unknownFunction = createFunctionApp(
+  { name: "_", logger: deps.logger, corsAllowedOrigins: deps.config.CORS_ALLOWED_ORIGINS, maxBodyBytes: deps.config.MAX_BODY_BYTES },
+  createRouter(),
+  { title: "unknown function" },
+);
+const notFound = (req?: Request) => unknownFunction.fetch(req ?? new Request("http://localhost/_/"));
 
 // ---- The merged OpenAPI document and the reference page --------------------------------------
 
@@ -128,5 +134,5 @@ Deno.serve({ port, hostname, onListen: () => console.log(`[serve] listening on h
   if (path === "/openapi.json" || path === "/docs" || path.startsWith("/docs/")) return docsApp.fetch(req);
   const name = path.split("/")[3];
   const app = name ? apps.get(name) : undefined;
-  return app ? app.fetch(req) : notFound();
+  return app ? app.fetch(req) : notFound(req);
 });

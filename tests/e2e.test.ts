@@ -31,6 +31,21 @@ afterAll(async () => {
 });
 
 describe("local server under Deno", () => {
+  it("answers paths that name no function with the shared frame: error shape, request id, security headers", async () => {
+    for (const path of ["/functions/v1/no-such-function", "/functions/v1/", "/elsewhere"]) {
+      const res = await fetch(`${base}${path}`, { headers: { origin: ALLOWED_ORIGIN } });
+      expect([path, res.status]).toEqual([path, 404]);
+      const body = await res.json();
+      expect(body).toEqual({ error: "Not found", requestId: res.headers.get("x-request-id") });
+      expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get("strict-transport-security")).toBe("max-age=63072000; includeSubDomains");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+      expect(res.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
+    }
+  });
+
+
   it("serves manage-user-secrets to supabase-js functions.invoke()", async () => {
     const u = await newUser(sql);
     const supabase = createClient(base, anonKey, {
