@@ -406,3 +406,24 @@ describe("what is stored is what was acknowledged", () => {
     expect(await (await get(u.token, "action=get&serviceName=openai_api_key_encrypted")).json()).toEqual({ value: "emoji 😀 pair" });
   });
 });
+
+describe("client address", () => {
+  it("comes from CLIENT_IP_HEADER / TRUSTED_PROXY_HOPS, never from hops the client wrote", async () => {
+    const cf = await testDeps({ CLIENT_IP_HEADER: "CF-Connecting-IP" });
+    const two = await testDeps({ TRUSTED_PROXY_HOPS: "2" });
+    try {
+      const u = await newUser(sql);
+      const save = (a: ReturnType<typeof createApp>, headers: Record<string, string>) =>
+        a.request(`${BASE}?action=save`, {
+          method: "POST", headers: bearer(u.token, { "content-type": "application/json", ...headers }),
+          body: JSON.stringify({ serviceName: "openai_api_key_encrypted", value: "v" }),
+        });
+      expect((await save(createApp(cf), { "cf-connecting-ip": "192.0.2.44", "x-forwarded-for": "6.6.6.6" })).status).toBe(200);
+      expect((await save(createApp(two), { "x-forwarded-for": "6.6.6.6, 198.51.100.77, 10.1.2.3" })).status).toBe(200);
+      expect((await auditRows(u.id)).map((r) => r.ip)).toEqual(["192.0.2.44", "198.51.100.77"]);
+    } finally {
+      await cf.db.end();
+      await two.db.end();
+    }
+  });
+});

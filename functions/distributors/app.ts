@@ -10,7 +10,7 @@
 // data_access_audit row in it, through shared/audit.
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { distributorRoutes } from "./routes/distributors.ts";
 import { memberRoutes } from "./routes/members.ts";
 import { settingsRoutes } from "./routes/settings.ts";
@@ -23,7 +23,7 @@ export function createApp(deps: Deps) {
   memberRoutes(routeDeps);
   settingsRoutes(routeDeps);
   return createFunctionApp(
-    { name: "distributors", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES },
+    httpOptions("distributors", deps),
     api,
     { title: "distributors", description: "Distributors (tenants), their members and roles, WhatsApp numbers and data keys" },
   );

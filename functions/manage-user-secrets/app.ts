@@ -10,7 +10,7 @@ import { rateLimitHeaders, type RateLimitColumn, type StatementOptions, type Tx 
 import {
   ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, errorCodeOf, type ErrorCode, json, jsonBody, RESPONSE_HEADERS, route, userAgent, type AppEnv,
 } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import {
   openSecret, sealSecret, secretValueSchema, SERVICE_NAMES, serviceNameSchema, type StoredSecret,
 } from "../../shared/secrets/index.ts";
@@ -212,7 +212,7 @@ export function createApp(deps: Deps) {
   );
 
   return createFunctionApp(
-    { name: "manage-user-secrets", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES },
+    httpOptions("manage-user-secrets", deps),
     api,
     { title: "manage-user-secrets", description: "Encrypted per-user API keys and OAuth tokens" },
   );

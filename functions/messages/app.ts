@@ -7,7 +7,7 @@
 // message adds the Graph API call and a second, service transaction for its outcome.
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER, type RouteContext } from "./routes/context.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { customerRoutes } from "./routes/customers.ts";
@@ -28,10 +28,7 @@ export function createApp(deps: Deps) {
   orderRoutes(api, ctx);
   messageRoutes(api, ctx); // last: DELETE /{messageId} is a catch-all path
   return createFunctionApp(
-    {
-      name: "messages", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES,
-      extraAllowHeaders: [DISTRIBUTOR_HEADER],
-    },
+    httpOptions("messages", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "messages", description: "The Messages page API: conversations, messages, customers and orders of one distributor" },
   );

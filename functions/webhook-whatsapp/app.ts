@@ -10,7 +10,7 @@ import { timingSafeEqual } from "../../shared/crypto/index.ts";
 import { ApiError, createFunctionApp, createRouter, json, route } from "../../shared/http/index.ts";
 import { DB_RETRY_AFTER_SECONDS, isConnectionLost } from "../../shared/db/index.ts";
 import { describeError } from "../../shared/log/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { AccountDirectory, prepareDelivery, storeDelivery, type PreparedDelivery, type StoreResult } from "./ingest.ts";
 import { parseDelivery } from "./parse.ts";
 
@@ -210,7 +210,7 @@ export function createApp(deps: Deps) {
   });
 
   return createFunctionApp(
-    { name: FUNCTION_NAME, logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: MAX_WEBHOOK_BYTES },
+    httpOptions(FUNCTION_NAME, deps, { maxBodyBytes: MAX_WEBHOOK_BYTES }),
     api,
     { title: FUNCTION_NAME, description: "WhatsApp Cloud API webhook: verification and signed deliveries" },
   );

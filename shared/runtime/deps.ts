@@ -5,6 +5,7 @@ import { createKeyring, type Keyring } from "../crypto/index.ts";
 import { createDb, type Db } from "../db/index.ts";
 import { deadlineAwareFetch, setDefaultRequestDeadline } from "../http/deadline.ts";
 import { createLogger, type Logger } from "../log/index.ts";
+import type { HttpOptions } from "../http/index.ts";
 import { DistributorKeyCache } from "../tenancy/keys.ts";
 import { createSecurityMonitor } from "../security/monitor.ts";
 import { registerMonitor } from "../security/registry.ts";
@@ -55,4 +56,21 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
 
 export async function depsFromEnv(env: Record<string, string | undefined>): Promise<Deps> {
   return await createDeps(loadConfig(env));
+}
+
+/**
+ * The HTTP frame options of a function, from the configuration: every function builds its app
+ * with `createFunctionApp(httpOptions("<name>", deps), api, doc)`, so CORS, body limit, client
+ * address source and deadline are set in one place.
+ */
+export function httpOptions(name: string, deps: Deps, extra: Partial<HttpOptions> = {}): HttpOptions {
+  const { config } = deps;
+  return {
+    name,
+    logger: deps.logger,
+    corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    clientIp: { header: config.CLIENT_IP_HEADER.toLowerCase(), trustedHops: config.TRUSTED_PROXY_HOPS },
+    ...extra,
+  };
 }
