@@ -5,7 +5,7 @@
 // it: `Authorization: Bearer <CRON_SECRET>` or a service-role JWT (verify_jwt = false).
 import { z } from "@hono/zod-openapi";
 import { createFunctionApp, createRouter, json, route } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { urlPolicy } from "../../shared/webhooks/config.ts";
 import { requireCron } from "../../shared/webhooks/cron.ts";
 import type { Sender } from "../../shared/webhooks/send.ts";
@@ -51,7 +51,7 @@ export function createApp(deps: Deps, opts: DeliverOptions = {}) {
     },
   );
   return createFunctionApp(
-    { name: "webhook-deliver", logger, corsAllowedOrigins: [], maxBodyBytes: config.MAX_BODY_BYTES },
+    httpOptions("webhook-deliver", deps, { corsAllowedOrigins: [] }), // the scheduler only: no browser origin
     api,
     { title: "webhook-deliver", description: "The outbound webhook worker: one delivery pass per call (scheduler only)" },
   );

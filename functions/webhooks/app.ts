@@ -6,7 +6,7 @@
 // (RLS applies) that also writes the audit row.
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER } from "../../shared/tenancy/gate.ts";
 import { urlPolicy } from "../../shared/webhooks/config.ts";
 import { systemResolver, type Resolver } from "../../shared/webhooks/ssrf.ts";
@@ -29,10 +29,7 @@ export function createApp(deps: Deps, opts: WebhooksOptions = {}) {
   endpointRoutes(api, ctx);
   deliveryRoutes(api, ctx);
   return createFunctionApp(
-    {
-      name: "webhooks", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES,
-      extraAllowHeaders: [DISTRIBUTOR_HEADER],
-    },
+    httpOptions("webhooks", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "webhooks", description: "Outbound webhooks: endpoints, signing secrets, test events and delivery history" },
   );
