@@ -3,6 +3,7 @@
 // New writes add additional authenticated data (AAD) naming the row they belong to and record
 // the master-key version, so keys rotate without downtime and a copied ciphertext fails.
 // Keys are imported once into a keyring; nothing is re-imported per call.
+import { base64ToBytes, bytesToBase64 } from "../encoding/index.ts";
 
 export class DecryptError extends Error {
   constructor(reason: string) {
@@ -32,18 +33,7 @@ export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-export function bytesToBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-export function base64ToBytes(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
+export { base64ToBytes, bytesToBase64 } from "../encoding/index.ts";
 
 export async function importAesKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
   if (raw.length !== 32) throw new Error("AES-256 keys are 32 bytes");

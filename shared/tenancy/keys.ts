@@ -3,7 +3,7 @@
 // hashes that find a customer by phone without storing it). Keys are random, stored only
 // wrapped by the master key, unwrapped once per instance and cached.
 import {
-  bytesToBase64, createKeyedHasher, importAesKey, open, seal, type Keyring, type Sealed,
+  base64ToBytes, bytesToBase64, createKeyedHasher, importAesKey, open, seal, type Keyring, type Sealed,
 } from "../crypto/index.ts";
 import type { Sql, Tx } from "../db/index.ts";
 
@@ -93,7 +93,7 @@ export class DistributorKeyCache {
     for (const r of rows) {
       const b64 = await open(this.master, { encryptedValue: r.wrapped_key, iv: r.wrap_iv, keyVersion: r.master_key_version },
         wrapAad(distributorId, r.purpose, r.version));
-      const raw = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const raw = base64ToBytes(b64);
       if (r.purpose === "data") {
         data.set(r.version, await importAesKey(raw));
         if (r.status === "active") current = r.version;

@@ -4,27 +4,13 @@ import { z } from "@hono/zod-openapi";
 import { json, route, type Router } from "../../../shared/http/index.ts";
 import { openFor, tenant } from "../../../shared/tenancy/index.ts";
 import { DistributorHeaders, NO_STORE, type RouteContext } from "./context.ts";
-import { isUuid } from "../../../shared/uuid/index.ts";
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:\d{2})?)$/;
-export function encodeCursor(ts: string, id: string) {
-  return btoa(JSON.stringify([ts, id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-export function decodeCursor(raw: string): { ts: string; id: string } | null {
-  try {
-    const v = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/")));
-    return Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && ISO.test(v[0]) && isUuid(v[1]) ? { ts: v[0], id: v[1] } : null;
-  } catch {
-    return null;
-  }
-}
+import { cursorParam, encodeCursor } from "../../../shared/http/cursor.ts";
 
 const Query = z.object({
   flagged: z.enum(["true", "false"]).optional().transform((v) => v === undefined ? undefined : v === "true")
     .openapi({ param: { name: "flagged", in: "query" }, type: "string", enum: ["true", "false"] }),
   limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ param: { name: "limit", in: "query" } }),
-  cursor: z.string().max(200).refine((r) => decodeCursor(r) !== null, { message: "cursor malformed" })
-    .transform((r) => decodeCursor(r)!).optional().openapi({ param: { name: "cursor", in: "query" }, type: "string" }),
+  cursor: cursorParam(),
 });
 
 const Item = z.object({

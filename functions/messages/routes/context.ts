@@ -30,60 +30,9 @@ export function sendRateLimit(deps: Deps) {
   });
 }
 
-// Keyset cursors ---------------------------------------------------------------------------
-// Opaque to callers: base64url of [timestamp (ISO, microseconds) | null, id]. Timestamps stay
-// Postgres text end to end (JS Dates would drop the microseconds and repeat or skip rows):
-// read with to_json(ts), compared as ${ts}::text::timestamptz (a bare ::timestamptz makes
-// postgres.js serialize the parameter through a Date).
-
-const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:\d{2})?)$/;
-
-export interface Cursor {
-  ts: string | null;
-  id: string;
-}
-
-export function encodeCursor(ts: string | null, id: string): string {
-  return btoa(JSON.stringify([ts, id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-/** The cursor, or null when `raw` is not one we issued (a page without timestamps-or-null rule: see cursorParam). */
-export function decodeCursor(raw: string): Cursor | null {
-  if (raw.length > 200 || !/^[A-Za-z0-9_-]+$/.test(raw)) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/")));
-  } catch {
-    return null;
-  }
-  if (!Array.isArray(v) || v.length !== 2) return null;
-  const [ts, id] = v;
-  if (!(ts === null || (typeof ts === "string" && ISO_TS.test(ts))) || !isUuid(id)) return null;
-  return { ts, id };
-}
-
-/**
- * The `cursor` query parameter, decoded by the validator: a malformed one answers 400 naming
- * `cursor` (code "custom"). `nullTs`: whether the keyset column may be null (conversations).
- */
-export function cursorParam(o: { nullTs: boolean }) {
-  return z.string().max(200)
-    .refine((raw) => {
-      const cur = decodeCursor(raw);
-      return cur !== null && (o.nullTs || cur.ts !== null);
-    }, { message: "cursor malformed" })
-    .transform((raw) => decodeCursor(raw) as Cursor)
-    .optional()
-    .openapi({ param: { name: "cursor", in: "query" }, type: "string", description: "next_cursor of the previous page" });
-}
-
-/** Take `limit` rows of a `limit + 1` fetch and the cursor of the last one if more exist. */
-export function page<R>(rows: R[], limit: number, key: (r: R) => Cursor): { items: R[]; next_cursor: string | null } {
-  if (rows.length <= limit) return { items: rows, next_cursor: null };
-  const items = rows.slice(0, limit);
-  const last = key(items[items.length - 1]);
-  return { items, next_cursor: encodeCursor(last.ts, last.id) };
-}
+// Keyset cursors: shared/http/cursor.ts (strictly validated, one format for every list).
+export { cursorParam, decodeCursor, encodeCursor, page, type Cursor } from "../../../shared/http/cursor.ts";
+import { cursorParam, page, type Cursor } from "../../../shared/http/cursor.ts";
 
 /**
  * One page of a tenant table, newest first by (created_at, id), and its data_access_audit row,
