@@ -1,5 +1,6 @@
 // Load generator, run as its own process (`tsx scripts/lib/load.ts '<json>'`) so the server
-// under test never shares a CPU-bound event loop with it. Prints autocannon's summary as JSON.
+// under test never shares a CPU-bound event loop with it. Prints autocannon's summary as JSON,
+// with this process's own CPU time (the load generator competes for the same 2 cores).
 import autocannon from "autocannon";
 
 interface LoadSpec {
@@ -12,6 +13,7 @@ interface LoadSpec {
 
 const spec = JSON.parse(process.argv[2]) as LoadSpec;
 let nextClient = 0;
+const cpu0 = process.cpuUsage();
 const result = await autocannon({
   url: spec.url,
   connections: spec.connections,
@@ -20,6 +22,7 @@ const result = await autocannon({
   // call; autocannon then reuses one prebuilt request per connection.
   setupClient: (client) => client.setHeaders(spec.headerSets[nextClient++ % spec.headerSets.length]),
 });
+const cpu = process.cpuUsage(cpu0);
 console.log(JSON.stringify({
   requests: result.requests.total,
   rps: result.requests.average,
@@ -28,4 +31,5 @@ console.log(JSON.stringify({
   non2xx: result.non2xx,
   errors: result.errors,
   timeouts: result.timeouts,
+  loadCpuMs: (cpu.user + cpu.system) / 1000,
 }));

@@ -1,0 +1,26 @@
+// The bare floor every benchmark ratio is taken against: Deno + Hono + postgres.js and nothing
+// else (no middleware, no logging, no deadline). Modes (first argument):
+//   select (default)  GET / answers one `select 1` from a pool of DB_POOL_MAX (default 4, like ours)
+//   hello             GET / answers "hello" without importing postgres.js (cold-start baseline)
+import { Hono } from "hono";
+
+declare const Deno: {
+  args: string[];
+  env: { get(k: string): string | undefined };
+  serve(opts: { port: number; hostname: string; onListen?: () => void }, handler: (req: Request) => Response | Promise<Response>): unknown;
+};
+
+const mode = Deno.args[0] ?? "select";
+const port = Number(Deno.env.get("PORT") ?? 8000);
+const app = new Hono();
+if (mode === "hello") {
+  app.get("/", (c) => c.text("hello"));
+} else {
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(Deno.env.get("DATABASE_URL")!, { max: Number(Deno.env.get("DB_POOL_MAX") ?? 4), onnotice: () => {} });
+  app.get("/", async (c) => {
+    const [row] = await sql`select 1 as one`;
+    return c.json({ one: row.one });
+  });
+}
+Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
