@@ -46,8 +46,19 @@ function authorizationServer(p: ResolvedProvider): oauth.AuthorizationServer {
 }
 
 const clientOf = (p: ResolvedProvider): oauth.Client => ({ client_id: p.clientId });
-const clientAuthOf = (p: ResolvedProvider): oauth.ClientAuth =>
-  p.clientAuth === "basic" ? oauth.ClientSecretBasic(p.clientSecret) : oauth.ClientSecretPost(p.clientSecret);
+/**
+ * The client authentication of the registry row. Body authentication under another name than
+ * client_id (TikTok's client_key) is oauth4webapi's client_secret_post with that name: the
+ * library sets client_id only here, in the ClientAuth, for token and revocation requests.
+ */
+function clientAuthOf(p: ResolvedProvider): oauth.ClientAuth {
+  if (p.clientAuth === "basic") return oauth.ClientSecretBasic(p.clientSecret);
+  if (p.clientIdParam === "client_id") return oauth.ClientSecretPost(p.clientSecret);
+  return (_as, client, body) => {
+    body.set(p.clientIdParam, client.client_id);
+    body.set("client_secret", p.clientSecret);
+  };
+}
 
 function requestOptions(p: ResolvedProvider, o: ProtocolOptions) {
   // Plain http only for endpoints on a loopback host (validated in the config): local fakes.
@@ -68,7 +79,7 @@ export async function authorizationUrl(
 ): Promise<string> {
   const url = new URL(p.authorizationUrl);
   url.searchParams.set("response_type", "code");
-  url.searchParams.set("client_id", p.clientId);
+  url.searchParams.set(p.clientIdParam, p.clientId);
   url.searchParams.set("redirect_uri", a.redirectUri);
   if (p.scopes.length) url.searchParams.set("scope", p.scopes.join(p.scopeSeparator));
   url.searchParams.set("state", a.state);

@@ -21,6 +21,11 @@ export const ProviderSchema = z.object({
   revocationUrl: httpsUrl.nullable(),
   /** client_secret_post (body) or client_secret_basic (basic). */
   clientAuth: z.enum(["body", "basic"]),
+  /**
+   * The name under which the client id is sent (authorization request, and the token and
+   * revocation bodies with body authentication). RFC 6749 says client_id; TikTok says client_key.
+   */
+  clientIdParam: z.string().regex(/^[a-z][a-z0-9_]*$/).default("client_id"),
   scopes: z.array(z.string().min(1)),
   scopeSeparator: z.enum([" ", ","]),
   /** required: refuse to run without it; supported: always S256; none: the provider rejects it. */
@@ -168,6 +173,7 @@ const REGISTRY_DATA: Record<Platform, unknown> = {
     tokenUrl: "https://open.tiktokapis.com/v2/oauth/token/",
     revocationUrl: "https://open.tiktokapis.com/v2/oauth/revoke/",
     clientAuth: "body",
+    clientIdParam: "client_key",
     scopes: ["user.info.basic", "video.publish"],
     scopeSeparator: ",",
     pkce: "supported",

@@ -56,7 +56,11 @@ describe("full flow, every platform", () => {
     const url = await start(app, u.token, platform);
     const q = url.searchParams;
     expect(`${url.origin}${url.pathname}`).toBe(`${server.url}/authorize`);
-    expect(q.get("client_id")).toBe(clientOf(platform).clientId);
+    // The client id under the provider's own parameter name (TikTok: client_key), and only there.
+    const idParam = clientOf(platform).idParam ?? "client_id";
+    expect(def.clientIdParam).toBe(idParam);
+    expect(q.get(idParam)).toBe(clientOf(platform).clientId);
+    if (idParam !== "client_id") expect(q.has("client_id")).toBe(false);
     expect(q.get("redirect_uri")).toBe(REDIRECT_URI);
     expect(q.get("response_type")).toBe("code");
     expect(q.get("scope")).toBe(def.scopes.length ? def.scopes.join(def.scopeSeparator) : null);
@@ -96,6 +100,8 @@ describe("full flow, every platform", () => {
     } else {
       expect(tr[0].authorization).toBeUndefined();
       expect(form.get("client_secret")).toBe(clientOf(platform).clientSecret);
+      expect(form.get(idParam)).toBe(clientOf(platform).clientId);
+      if (idParam !== "client_id") expect(form.has("client_id")).toBe(false);
     }
     expect(form.has("code_verifier")).toBe(def.pkce !== "none");
 
@@ -345,6 +351,20 @@ describe("connections, refresh, disconnect", () => {
     const after = (await storedTokens(u.id, "later"))!.value;
     expect(after.refresh_token).toBe(before.refresh_token);
     expect(after.access_token).not.toBe(before.access_token);
+  });
+
+  it("TikTok: refresh and revocation name the client as client_key (the fake refuses client_id)", async () => {
+    const u = await newUser(sql);
+    expect((await connect(app, u.token, "tiktok")).status).toBe(302);
+    const n = world.body.tokenRequests.length;
+    expect((await postJson(app, "/refresh", u.token, { platform: "tiktok" })).status).toBe(200);
+    const [refresh] = world.body.tokenRequests.slice(n);
+    const form = new URLSearchParams(refresh.body);
+    expect([refresh.grantType, refresh.clientId, form.get("client_key"), form.has("client_id")])
+      .toEqual(["refresh_token", "tiktok-client-id", "tiktok-client-id", false]);
+    const t = (await storedTokens(u.id, "tiktok"))!.value;
+    expect(await (await postJson(app, "/disconnect", u.token, { platform: "tiktok" })).json()).toEqual({ success: true, revoked: true });
+    expect(world.body.revoked).toContainEqual({ token: t.refresh_token, hint: "refresh_token" });
   });
 
   it("20 concurrent POST /refresh of one connection → exactly one refresh at the provider", async () => {

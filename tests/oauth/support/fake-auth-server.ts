@@ -13,6 +13,12 @@ export type AuthStyle = "basic" | "body";
 export interface FakeClient {
   clientId: string;
   clientSecret: string;
+  /**
+   * The parameter this client's id must come in (authorization request, and token/revocation
+   * bodies in body style); default client_id. TikTok's is client_key, and it then refuses a
+   * request that names the client as client_id.
+   */
+  idParam?: string;
 }
 
 interface CodeGrant {
@@ -94,6 +100,12 @@ export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[
   const oauthError = (res: ServerResponse, status: number, error: string, description = "fake provider says no: SECRET-PROVIDER-TEXT") =>
     send(res, status, { error, error_description: description });
 
+  /** The client named exactly by its own id parameter, and by no other. */
+  const idOk = (c: FakeClient, q: URLSearchParams) => {
+    const param = c.idParam ?? "client_id";
+    return q.get(param) === c.clientId && (param === "client_id" || !q.has("client_id"));
+  };
+
   /** The client, authenticated in exactly this server's style; null answers invalid_client. */
   const authenticate = (req: IncomingMessage, form: URLSearchParams): FakeClient | null => {
     const header = req.headers.authorization;
@@ -105,7 +117,7 @@ export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[
       return clients.find((c) => c.clientId === id && c.clientSecret === secret) ?? null;
     }
     if (header) return null;
-    return clients.find((c) => c.clientId === form.get("client_id") && c.clientSecret === form.get("client_secret")) ?? null;
+    return clients.find((c) => idOk(c, form) && c.clientSecret === form.get("client_secret")) ?? null;
   };
 
   const issue = (clientId: string, scope: string) => {
@@ -121,7 +133,7 @@ export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[
     const body = await readBody(req);
     if (req.method === "GET" && url.pathname === "/authorize") {
       const q = url.searchParams;
-      const client = clients.find((c) => c.clientId === q.get("client_id"));
+      const client = clients.find((c) => idOk(c, q));
       const redirect = q.get("redirect_uri");
       if (!client || !redirect || q.get("response_type") !== "code") return send(res, 400, { error: "invalid_request" });
       const code = `code_${b64url(randomBytes(18))}`;

@@ -7,7 +7,12 @@ import { startFakeAuthServer, type FakeAuthServer, type FakeClient } from "./fak
 export const RETURN_BASE = "https://app.example.com/";
 export const REDIRECT_URI = "http://localhost/functions/v1/oauth-callback/callback";
 
-export const clientOf = (p: Platform): FakeClient => ({ clientId: `${p}-client-id`, clientSecret: `${p}-client-secret-CANARY` });
+/** What each provider expects; TikTok names its client id client_key (its documentation, not our registry). */
+const ID_PARAM: Partial<Record<Platform, string>> = { tiktok: "client_key" };
+
+export const clientOf = (p: Platform): FakeClient => ({
+  clientId: `${p}-client-id`, clientSecret: `${p}-client-secret-CANARY`, ...(ID_PARAM[p] ? { idParam: ID_PARAM[p] } : {}),
+});
 
 export interface OAuthWorld {
   basic: FakeAuthServer;
