@@ -307,3 +307,98 @@ describe("PostgreSQL errors caused by input (safety net behind validation)", () 
     expect((await a.request("http://localhost/functions/v1/pgfn/pg/40P01")).status).toBe(500);
   });
 });
+
+// Issue 10: the frame is one middleware now; the headers every kind of answer carries are pinned
+// exactly (names and values), as the hono secureHeaders + cors middleware set them before.
+describe("the frame's headers, exactly", () => {
+  const SECURITY = {
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "origin-agent-cluster": "?1",
+    "referrer-policy": "no-referrer",
+    "strict-transport-security": "max-age=63072000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "x-dns-prefetch-control": "off",
+    "x-download-options": "noopen",
+    "x-frame-options": "DENY",
+    "x-permitted-cross-domain-policies": "none",
+    "x-xss-protection": "0",
+  };
+  const EXPOSE = "X-Request-Id,Retry-After,RateLimit-Limit,RateLimit-Remaining,RateLimit-Reset,X-Export-Truncated,Content-Disposition";
+  const headersOf = (res: Response) => {
+    const o = Object.fromEntries(res.headers);
+    expect(o["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    delete o["x-request-id"];
+    return o;
+  };
+
+  it("success, thrown error, ApiError with its own header, 404 outside the mount, 413: security + CORS + request id", async () => {
+    const { app } = makeApp(16);
+    const cases: [string, RequestInit, number, Record<string, string>][] = [
+      [`${BASE}/ok`, {}, 200, {}],
+      [`${BASE}/boom`, {}, 500, {}],
+      [`${BASE}/api-error`, {}, 429, { "retry-after": "7" }],
+      ["http://localhost/elsewhere", {}, 404, {}],
+      [`${BASE}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ v: "x".repeat(64) }) }, 413, {}],
+    ];
+    for (const [url, init, status, extra] of cases) {
+      for (const origin of [ORIGIN, "https://evil.example", undefined]) {
+        const res = await app.request(url, { ...init, headers: { ...(init.headers as Record<string, string>), ...(origin ? { origin } : {}) } });
+        expect([url, res.status]).toEqual([url, status]);
+        expect(headersOf(res)).toEqual({
+          ...SECURITY,
+          ...extra,
+          "content-type": "application/json",
+          "access-control-expose-headers": EXPOSE,
+          vary: "Origin",
+          ...(origin === ORIGIN ? { "access-control-allow-origin": ORIGIN } : {}),
+        });
+      }
+    }
+  });
+
+  it("preflight: 204 with the security headers, the CORS answer and no body", async () => {
+    const { app } = makeApp();
+    for (const origin of [ORIGIN, "https://evil.example"]) {
+      const res = await app.request(`${BASE}/ok`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } });
+      expect(res.status).toBe(204);
+      expect(await res.text()).toBe("");
+      expect(headersOf(res)).toEqual({
+        ...SECURITY,
+        "access-control-expose-headers": EXPOSE,
+        "access-control-max-age": "600",
+        "access-control-allow-methods": "GET,POST,PATCH,DELETE,OPTIONS",
+        "access-control-allow-headers": "authorization,x-client-info,apikey,content-type,x-extra",
+        vary: "Origin, Access-Control-Request-Headers",
+        ...(origin === ORIGIN ? { "access-control-allow-origin": ORIGIN } : {}),
+      });
+    }
+  });
+
+  it("a handler's own Response (immutable headers) still gets every header", async () => {
+    const logger = createLogger("silent");
+    const api = createRouter();
+    api.get("/raw", () => Response.redirect("https://example.com/next", 302));
+    const app = createFunctionApp({ name: "raw-fn", logger, corsAllowedOrigins: [ORIGIN], maxBodyBytes: 64 }, api, { title: "raw" });
+    const res = await app.request("http://localhost/functions/v1/raw-fn/raw", { headers: { origin: ORIGIN } });
+    expect(res.status).toBe(302);
+    expect(headersOf(res)).toEqual({
+      ...SECURITY,
+      location: "https://example.com/next",
+      "access-control-expose-headers": EXPOSE,
+      "access-control-allow-origin": ORIGIN,
+      vary: "Origin",
+    });
+  });
+
+  it("one log line per request with id, function, method, status and duration, never the path or query", async () => {
+    const { app, logs } = makeApp();
+    const res = await app.request(`${BASE}/ok?token=secret-value`, { headers: { authorization: "Bearer secret-token" } });
+    const lines = logs.map((l) => JSON.parse(l)).filter((l) => l.event === "request");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "info", requestId: res.headers.get("x-request-id"), fn: "unit-fn", method: "GET", status: 200 });
+    expect(typeof lines[0].ms).toBe("number");
+    expect(logs.join("\n")).not.toMatch(/secret-(value|token)/);
+  });
+});
