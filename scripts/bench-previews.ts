@@ -118,6 +118,17 @@ async function main() {
       while (next < RUNS) await one(next++);
     }));
     const concSeconds = (performance.now() - c0) / 1000;
+    // The SQL alone (as the table owner, first page): the plan must stop after 51 lookups.
+    const [plan] = await sql.unsafe(`explain (analyze, format json)
+      select c.id, lm.id as latest_id, lm.preview
+      from public.conversations c
+      left join lateral (select m.id, m.preview from public.messages m
+                         where m.conversation_id = c.id and m.deleted_at is null
+                         order by coalesce(m.external_timestamp, m.created_at) desc, m.id desc limit 1) lm on true
+      where c.distributor_id = '${d.id}'
+      order by c.last_message_at desc nulls last, c.id desc limit ${PAGE + 1}`).catch(() => [null]);
+    const p = (plan as { "QUERY PLAN"?: [{ "Execution Time": number }] } | null)?.["QUERY PLAN"]?.[0];
+    if (p) console.log(`listing SQL with the latest-message lateral (owner, page 1): ${p["Execution Time"].toFixed(2)} ms`);
     console.log(`GET /conversations?limit=${PAGE} over ${cursors.length} pages, ${RUNS} requests:`);
     console.log(`  sequential: median ${pct(seq, 0.5).toFixed(2)} ms, p95 ${pct(seq, 0.95).toFixed(2)} ms, ${(RUNS / seqSeconds).toFixed(0)} pages/s`);
     console.log(`  ${CONCURRENCY} in flight: ${(RUNS / concSeconds).toFixed(0)} pages/s`);

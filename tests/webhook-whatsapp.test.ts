@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../functions/webhook-whatsapp/app.ts";
 import {
-  openCustomerContact, openMessageContent, phoneLookupHash, sealAccessToken,
+  openCustomerContact, openMessageContent, openPreview, phoneLookupHash, sealAccessToken,
 } from "../shared/messaging/index.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { createDistributor } from "../shared/tenancy/index.ts";
@@ -68,8 +68,25 @@ type Row = Record<string, any>;
 type MessageRow = Row & { id: string; content_encrypted: string; content_iv: string; key_version: number };
 type CustomerRow = Row & { id: string; contact_encrypted: string | null; contact_iv: string | null; key_version: number | null };
 
+/** Stored messages; `preview` opened (it is sealed at rest, bound to the message), `preview_stored` as stored. */
 async function messagesByExternalId(ids: string[]) {
-  return await sql<MessageRow[]>`select * from public.messages where external_id = any(${ids}) order by external_id`;
+  const rows = await sql<MessageRow[]>`select * from public.messages where external_id = any(${ids}) order by external_id`;
+  for (const r of rows) {
+    r.preview_stored = r.preview;
+    if (r.preview !== null) {
+      expect(r.preview.startsWith("enc:v1:")).toBe(true);
+      r.preview = await openPreview(await deps.tenantKeys.get(r.distributor_id), r.id, r.preview);
+    }
+  }
+  return rows;
+}
+
+/** A conversation's preview as GET /conversations reads it: its latest remaining message's, opened. */
+async function conversationPreview(conversationId: string): Promise<string | null> {
+  const [m] = await sql`select id, distributor_id, preview from public.messages
+                        where conversation_id = ${conversationId} and deleted_at is null
+                        order by coalesce(external_timestamp, created_at) desc, id desc limit 1`;
+  return m ? await openPreview(await deps.tenantKeys.get(m.distributor_id), m.id, m.preview) : null;
 }
 
 /** Rows in every table the webhook writes, for these external ids / this distributor. */
@@ -151,10 +168,12 @@ describe("POST signature and body checks", () => {
     });
     expect(row.external_timestamp.getTime()).toBe(Number(m.timestamp) * 1000);
     expect(row.content_encrypted).not.toContain("mango");
+    expect(row.preview_stored).not.toContain("mango");
     const keys = await deps.tenantKeys.get(t.distributorId);
     expect(await openMessageContent(keys, row.id, row)).toEqual({ text: "Hello, do you have 20 crates of mango juice?" });
     const [conv] = await sql`select * from public.conversations where id = ${row.conversation_id}`;
-    expect(conv).toMatchObject({ distributor_id: t.distributorId, channel: "whatsapp", status: "open", whatsapp_account_id: t.accountId, preview: row.preview });
+    expect(conv).toMatchObject({ distributor_id: t.distributorId, channel: "whatsapp", status: "open", whatsapp_account_id: t.accountId, preview: null });
+    expect(await conversationPreview(conv.id)).toBe(row.preview);
     const [cust] = await sql<CustomerRow[]>`select * from public.customers where id = ${conv.customer_id}`;
     expect(cust.wa_id_hash).toBe(await phoneLookupHash(keys, from));
     expect(await openCustomerContact(keys, cust.id, cust)).toEqual({ name: "Ana Souza", phone: from, wa_id: from });
@@ -554,13 +573,14 @@ describe("customers and conversations", () => {
     const convs = await sql`select * from public.conversations where distributor_id = ${t.distributorId}`;
     expect(convs).toHaveLength(1);
     expect(convs[0].customer_id).toBe(customers[0].id);
-    expect(convs[0].preview).toBe("two");
+    expect(convs[0].preview).toBeNull();
+    expect(await conversationPreview(convs[0].id)).toBe("two");
     expect(convs[0].last_message_at.getTime()).toBe(Number(second.timestamp) * 1000);
     // an older message redelivered later does not move the conversation back
     const older = msg.text({ from, body: "zero", timestamp: ts(new Date(Date.now() - 3_600_000)) });
     await expectOk(await postSigned(messagesPayload(t.phoneId, [older])));
     const [after] = await sql`select preview, last_message_at from public.conversations where id = ${convs[0].id}`;
-    expect(after.preview).toBe("two");
+    expect(await conversationPreview(convs[0].id)).toBe("two");
     expect(after.last_message_at.getTime()).toBe(Number(second.timestamp) * 1000);
   });
 
@@ -594,6 +614,7 @@ describe("PII and the outbox", () => {
     expect(row.preview).toContain("[CREDIT_CARD_1]");
     expect(row.preview).not.toContain("jane.canary");
     expect(row.preview).not.toContain("4111");
+    expect(row.preview_stored).not.toContain("[EMAIL_1]"); // sealed at rest
     expect(row.content_encrypted).not.toContain("jane");
     const keys = await deps.tenantKeys.get(t.distributorId);
     expect(await openMessageContent(keys, row.id, row)).toEqual({ text });

@@ -1,14 +1,14 @@
 // A parsed delivery → rows, then stored set-based in one transaction.
 //
 // prepareDelivery does the per-message work in JavaScript, all of it concurrently and before
-// the transaction opens: keyed hashes of WhatsApp ids, PII detection, masked previews, sealing
+// the transaction opens: keyed hashes of WhatsApp ids, PII detection, masked previews, sealing (content and preview)
 // (ids are generated here because the AAD binds each ciphertext to its row id).
 // storeDelivery then writes the whole delivery in at most two statements, pipelined: one
 // chain of data-modifying CTEs (customers → conversations → messages → PII results → outbox)
 // and one status UPDATE. Inputs are sorted so concurrent deliveries lock rows in one order.
 import type { Sql, Tx } from "../../shared/db/index.ts";
 import {
-  buildPreview, messageText, phoneLookupHash, sealCustomerContact, sealMessageContent, STATUS_RANK, type MessageContent,
+  buildPreview, messageText, phoneLookupHash, sealCustomerContact, sealMessageContent, sealPreview, STATUS_RANK, type MessageContent,
 } from "../../shared/messaging/index.ts";
 import { detectPii, summarizePii } from "../../shared/pii/index.ts";
 import type { DistributorKeys } from "../../shared/tenancy/keys.ts";
@@ -65,7 +65,6 @@ interface ConversationRow {
   distributor_id: string;
   wa_id_hash: string;
   whatsapp_account_id: string;
-  preview: string;
   last_message_at: string;
 }
 
@@ -207,7 +206,13 @@ export async function prepareDelivery(
     const extra = extraPiiText(m.content);
     const all = extra ? [...found, ...detectPii(extra)] : found;
     const summary = summarizePii(all);
-    const sealed = await sealMessageContent(keys.get(account.distributorId)!, id, m.content);
+    const dk = keys.get(account.distributorId)!;
+    // The preview is sealed too, bound to this message (a conversation's preview is read from
+    // its latest message: nothing sealed is copied between rows).
+    const [sealed, preview] = await Promise.all([
+      sealMessageContent(dk, id, m.content),
+      sealPreview(dk, id, buildPreview(text, m.messageType, found.length > 0)),
+    ]);
     return {
       id,
       distributor_id: account.distributorId,
@@ -216,7 +221,7 @@ export async function prepareDelivery(
       external_id: m.externalId,
       message_type: m.messageType,
       ...sealed,
-      preview: buildPreview(text, m.messageType, found.length > 0),
+      preview,
       has_pii: all.length > 0,
       external_timestamp: (m.timestamp ?? now).toISOString(),
       pii_types: summary.types as string[],
@@ -227,7 +232,7 @@ export async function prepareDelivery(
 
   const [customers, sealedMessages] = await Promise.all([customersP, messagesP]);
 
-  // Conversations: one per (distributor, customer); the latest message gives preview and time.
+  // Conversations: one per (distributor, customer); the latest message gives the time.
   const conversations = new Map<string, ConversationRow>();
   const messageRows: MessageRow[] = sealedMessages.map(({ from, ...row }) => {
     row.wa_id_hash = hashes.get(key(row.distributor_id, from))!;
@@ -236,7 +241,7 @@ export async function prepareDelivery(
     if (!prev || row.external_timestamp! >= prev.last_message_at) {
       conversations.set(k, {
         id: prev?.id ?? crypto.randomUUID(), distributor_id: row.distributor_id, wa_id_hash: row.wa_id_hash,
-        whatsapp_account_id: row.whatsapp_account_id, preview: row.preview, last_message_at: row.external_timestamp!,
+        whatsapp_account_id: row.whatsapp_account_id, last_message_at: row.external_timestamp!,
       });
     }
     return row;
@@ -268,16 +273,14 @@ export async function storeDelivery(tx: Tx, p: PreparedDelivery): Promise<StoreR
         returning t.id, t.distributor_id, t.wa_id_hash
       ), vin as (
         select * from jsonb_to_recordset(${json(tx, p.conversations)})
-          as x(id uuid, distributor_id uuid, wa_id_hash text, whatsapp_account_id uuid, preview text, last_message_at timestamptz)
+          as x(id uuid, distributor_id uuid, wa_id_hash text, whatsapp_account_id uuid, last_message_at timestamptz)
       ), v as (
-        insert into public.conversations as t (id, distributor_id, customer_id, whatsapp_account_id, channel, preview, last_message_at)
-        select vin.id, vin.distributor_id, c.id, vin.whatsapp_account_id, 'whatsapp', vin.preview, vin.last_message_at
+        insert into public.conversations as t (id, distributor_id, customer_id, whatsapp_account_id, channel, last_message_at)
+        select vin.id, vin.distributor_id, c.id, vin.whatsapp_account_id, 'whatsapp', vin.last_message_at
         from vin join c on c.distributor_id = vin.distributor_id and c.wa_id_hash = vin.wa_id_hash
         order by vin.distributor_id, c.id
         on conflict (distributor_id, customer_id, channel) do update set
           whatsapp_account_id = coalesce(t.whatsapp_account_id, excluded.whatsapp_account_id),
-          preview = case when t.last_message_at is null or excluded.last_message_at >= t.last_message_at
-                         then excluded.preview else t.preview end,
           last_message_at = greatest(t.last_message_at, excluded.last_message_at),
           updated_at = now()
         returning t.id, t.distributor_id, t.customer_id

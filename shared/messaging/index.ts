@@ -1,6 +1,6 @@
 // Storage formats shared by webhook-whatsapp (writes inbound), messages (reads, writes
 // outbound) and distributors (WhatsApp tokens): what is sealed, with which AAD, and what may
-// be stored in clear (masked previews, PII types and counts, ids).
+// be stored in clear (PII types and counts, ids; previews are sealed too).
 import type { Sealed } from "../crypto/index.ts";
 import { maskPii } from "../pii/index.ts";
 import { openFor, sealFor, type DistributorKeys } from "../tenancy/keys.ts";
@@ -55,6 +55,30 @@ export function buildPreview(text: string, type: string, mask = true): string {
   if (masked.length <= PREVIEW_MAX_CHARS) return masked; // UTF-16 units ≥ code points
   const chars = Array.from(masked.slice(0, PREVIEW_MAX_CHARS * 2 + 2));
   return chars.length <= PREVIEW_MAX_CHARS ? masked : `${chars.slice(0, PREVIEW_MAX_CHARS - 1).join("")}…`;
+}
+
+/**
+ * Previews at rest: messages.preview holds the masked preview sealed with the distributor's
+ * data key, bound to the message (AAD message_previews:<id>), in a self-describing text form
+ * "enc:v1:<key version>:<iv>:<ciphertext>" (the form of customers.notes). The PII module does
+ * not find names in free text, so a masked preview is still personal data.
+ */
+export const SEALED_PREFIX = "enc:v1:";
+
+export async function sealPreview(keys: DistributorKeys, messageId: string, preview: string): Promise<string> {
+  const s = await sealFor(keys, "message_previews", messageId, preview);
+  return `${SEALED_PREFIX}${s.keyVersion}:${s.iv}:${s.encryptedValue}`;
+}
+
+/**
+ * The preview of a stored message. A sealed value is opened; a value without the prefix is a
+ * legacy clear preview (written before 20261202000500; the migration cleared those) and is
+ * returned as is; null (cleared) → null: the caller rebuilds it from the sealed content.
+ */
+export async function openPreview(keys: DistributorKeys, messageId: string, stored: string | null): Promise<string | null> {
+  if (stored == null || !stored.startsWith(SEALED_PREFIX)) return stored;
+  const [version, iv, ct] = stored.slice(SEALED_PREFIX.length).split(":");
+  return await openFor(keys, "message_previews", messageId, { keyVersion: Number(version), iv, encryptedValue: ct });
 }
 
 /** Customer contact data, sealed as one document (AAD = customers:<id>). */

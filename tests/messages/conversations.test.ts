@@ -1,13 +1,27 @@
 // GET /conversations and GET /conversations/{id}/messages (functions/messages/routes/conversations.ts).
 import { describe, expect } from "vitest";
-import { test } from "../support/messages.ts";
+import type postgres from "postgres";
+import { sealPreview, type MessageContent } from "../../shared/messaging/index.ts";
+import { test, type arranger } from "../support/messages.ts";
 import { expectError } from "../support/security.ts";
+import type { Tenant } from "../support/tenancy.ts";
+
+/** A message whose preview is stored as the code stores it: sealed, bound to the message. */
+async function addSealedMessage(
+  arrange: ReturnType<typeof arranger>, sql: postgres.Sql, t: Tenant, conversationId: string, preview: string,
+  o: { createdAt?: string; content?: MessageContent } = {},
+) {
+  const id = await arrange.addMessage(t, conversationId, { createdAt: o.createdAt, content: o.content });
+  await sql`update public.messages set preview = ${await sealPreview(await arrange.keysOf(t), id, preview)} where id = ${id}`;
+  return id;
+}
 
 describe("GET /conversations", () => {
-  test("lists with the documented fields, masked previews, most recent first, nulls last, filtered by status", async ({ arrange, api }) => {
+  test("lists with the documented fields, masked previews, most recent first, nulls last, filtered by status", async ({ arrange, api, sql }) => {
     const w = await arrange.world();
     const cu = await arrange.addCustomer(w.t, { name: "Bob" });
-    const older = await arrange.addConversation(w.t, cu, { channel: "sms", status: "pending", lastMessageAt: "2026-01-01T10:00:00.000001Z", preview: "Call [PHONE_1]" });
+    const older = await arrange.addConversation(w.t, cu, { channel: "sms", status: "pending", lastMessageAt: "2026-01-01T10:00:00.000001Z" });
+    await addSealedMessage(arrange, sql, w.t, older, "Call [PHONE_1]");
     const never = await arrange.addConversation(w.t, cu, { channel: "email", status: "closed", lastMessageAt: null, preview: null });
     const res = await api("GET", "/conversations", w.t.users.OPERATOR.token, w.t.id);
     expect(res.status).toBe(200);
@@ -24,6 +38,36 @@ describe("GET /conversations", () => {
     expect(pending.conversations.map((c: { id: string }) => c.id)).toEqual([older]);
     const closed = await (await api("GET", "/conversations?status=closed", w.t.users.OPERATOR.token, w.t.id)).json();
     expect(closed.conversations).toEqual([expect.objectContaining({ id: never, last_message_at: null, preview: null })]);
+  });
+
+  test("the preview is the latest remaining message's, sealed at rest; a cleared legacy preview is rebuilt from the content", async ({ arrange, api, sql }) => {
+    const w = await arrange.world();
+    const listed = async () => new Map<string, string | null>(
+      (await (await api("GET", "/conversations?limit=100", w.t.users.OPERATOR.token, w.t.id)).json()).conversations
+        .map((c: { id: string; preview: string | null }) => [c.id, c.preview]),
+    );
+    // The world's message carries a legacy clear preview ("hello", written before sealing): read as is.
+    expect((await listed()).get(w.conversationId)).toBe("hello");
+    // Latest by Meta's timestamp when there is one (an older message delivered late does not win).
+    const a = await arrange.addConversation(w.t, w.customerId, { channel: "sms" });
+    const late = await addSealedMessage(arrange, sql, w.t, a, "delivered late, written earlier");
+    await sql`update public.messages set external_timestamp = '2026-01-01T00:00:00Z' where id = ${late}`;
+    await addSealedMessage(arrange, sql, w.t, a, "the newest", { createdAt: "2026-01-02T00:00:00Z" });
+    expect((await listed()).get(a)).toBe("the newest");
+    // A preview cleared by 20261202000500 (null): rebuilt from the sealed content, masked.
+    const b = await arrange.addConversation(w.t, w.customerId, { channel: "email" });
+    const legacy = await arrange.addMessage(w.t, b, { content: { text: "Hi,\n this is Ann, ann.legacy@example.com" } });
+    await sql`update public.messages set preview = null where id = ${legacy}`;
+    expect((await listed()).get(b)).toBe("Hi, this is Ann, [EMAIL_1]");
+    // Every message deleted → no preview.
+    await sql`update public.messages set deleted_at = now() where conversation_id = ${b}`;
+    expect((await listed()).get(b)).toBeNull();
+    // A sealed preview is bound to its message: copied onto another row it does not open (500, generic).
+    const [src] = await sql`select preview from public.messages where id = ${late}`;
+    const c = await arrange.addConversation(w.t, await arrange.addCustomer(w.t, { name: "Cy" }), { channel: "web" });
+    const victim = await arrange.addMessage(w.t, c);
+    await sql`update public.messages set preview = ${src.preview} where id = ${victim}`;
+    await expectError(await api("GET", "/conversations?limit=100", w.t.users.OPERATOR.token, w.t.id), 500, "Internal server error");
   });
 
   test("pages with opaque keyset cursors: no duplicates, no gaps, ties and nulls included", async ({ arrange, api }) => {

@@ -1,7 +1,10 @@
 // GET /conversations and GET /conversations/{id}/messages.
 import { z } from "@hono/zod-openapi";
 import { ApiError, json, route, type Router } from "../../../shared/http/index.ts";
-import { messageText, openMessageContent, type MessageContent } from "../../../shared/messaging/index.ts";
+import {
+  buildPreview, messageText, openMessageContent, openPreview, type MessageContent,
+} from "../../../shared/messaging/index.ts";
+import type { DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { toIso } from "../../../shared/schemas/index.ts";
 import { tenant } from "../../../shared/tenancy/index.ts";
 import { cursorParam, DistributorHeaders, NO_STORE, page, pageQuery, uuidParam, type RouteContext } from "./context.ts";
@@ -12,7 +15,7 @@ const Conversation = z.object({
   channel: z.enum(["whatsapp", "web", "email", "sms"]),
   status: z.enum(["open", "pending", "closed"]),
   last_message_at: z.string().nullable().openapi({ format: "date-time", description: "ISO 8601 UTC, milliseconds" }),
-  preview: z.string().nullable().openapi({ description: "Masked preview (personal data replaced by placeholders)" }),
+  preview: z.string().nullable().openapi({ description: "Masked preview of the latest message (personal data replaced by placeholders; stored sealed), null without messages" }),
 }).openapi("Conversation");
 
 const ConversationList = z.object({
@@ -49,7 +52,31 @@ interface ConversationRow {
   channel: string;
   status: string;
   last_message_at: string | null;
-  preview: string | null;
+  /** The conversation's latest remaining message: its id, type and sealed preview. */
+  latest_id: string | null;
+  latest_type: string | null;
+  latest_preview: string | null;
+  /** Only when that message has no sealed preview (cleared by 20261202000500): its sealed content. */
+  content_encrypted: string | null;
+  content_iv: string | null;
+  key_version: number | null;
+}
+
+/** The masked preview of a listed conversation, from its latest message (see sealPreview). */
+async function previewOf(keys: DistributorKeys, r: ConversationRow): Promise<string | null> {
+  if (!r.latest_id) return null;
+  try {
+    const stored = await openPreview(keys, r.latest_id, r.latest_preview);
+    if (stored != null) return stored;
+    if (!r.content_encrypted || !r.content_iv || r.key_version == null) return `[${r.latest_type}]`;
+    // A preview cleared by the migration: rebuilt from the sealed content, masked again.
+    const content = await openMessageContent(keys, r.latest_id, {
+      content_encrypted: r.content_encrypted, content_iv: r.content_iv, key_version: r.key_version,
+    });
+    return buildPreview(messageText(content), r.latest_type ?? "text");
+  } catch {
+    throw new ApiError("internal", {}, `preview of message ${r.latest_id} did not decrypt`);
+  }
 }
 
 interface MessageRow {
@@ -79,20 +106,40 @@ export function conversationRoutes(api: Router, { deps, auth }: RouteContext): v
       const cur = q.cursor;
       // Keyset on (last_message_at desc nulls last, id desc), the order of conversations_list_idx.
       const after = !cur ? tx``
-        : cur.ts === null ? tx`and last_message_at is null and id < ${cur.id}`
-        : tx`and (last_message_at < ${cur.ts}::text::timestamptz
-                  or (last_message_at = ${cur.ts}::text::timestamptz and id < ${cur.id})
-                  or last_message_at is null)`;
+        : cur.ts === null ? tx`and conversations.last_message_at is null and conversations.id < ${cur.id}`
+        : tx`and (conversations.last_message_at < ${cur.ts}::text::timestamptz
+                  or (conversations.last_message_at = ${cur.ts}::text::timestamptz and conversations.id < ${cur.id})
+                  or conversations.last_message_at is null)`;
+      // Previews are sealed per message (nothing sealed is copied between rows): each listed
+      // conversation's latest remaining message, one lookup on messages_conversation_latest_idx
+      // per row of the page (the lateral runs below the limit).
       const rows = await tx<ConversationRow[]>`
-        select id, customer_id, channel, status, to_json(last_message_at) #>> '{}' as last_message_at, preview
+        select conversations.id, conversations.customer_id, conversations.channel, conversations.status,
+               to_json(conversations.last_message_at) #>> '{}' as last_message_at,
+               lm.id as latest_id, lm.message_type as latest_type, lm.preview as latest_preview,
+               lm.content_encrypted, lm.content_iv, lm.key_version
         from public.conversations
-        where distributor_id = ${t.id} ${q.status ? tx`and status = ${q.status}` : tx``} ${after}
+        left join lateral (
+          select m.id, m.message_type, m.preview,
+                 case when m.preview is null then m.content_encrypted end as content_encrypted,
+                 case when m.preview is null then m.content_iv end as content_iv,
+                 case when m.preview is null then m.key_version end as key_version
+          from public.messages m
+          where m.conversation_id = conversations.id and m.deleted_at is null
+          order by coalesce(m.external_timestamp, m.created_at) desc, m.id desc
+          limit 1
+        ) lm on true
+        where conversations.distributor_id = ${t.id} ${q.status ? tx`and conversations.status = ${q.status}` : tx``} ${after}
         -- The column, not the text alias above: the order of conversations_list_idx.
         order by conversations.last_message_at desc nulls last, conversations.id desc
         limit ${q.limit + 1}`;
-      await t.verified();
       const p = page([...rows], q.limit, (r) => ({ ts: r.last_message_at, id: r.id }));
-      return { items: p.items.map((r) => ({ ...r, last_message_at: toIso(r.last_message_at) })), next_cursor: p.next_cursor };
+      const keys = await t.keys(tx); // after the gate; the distributor's cached keys
+      const items = await Promise.all(p.items.map(async (r) => ({
+        id: r.id, customer_id: r.customer_id, channel: r.channel, status: r.status,
+        last_message_at: toIso(r.last_message_at), preview: await previewOf(keys, r),
+      })));
+      return { items, next_cursor: p.next_cursor };
     });
     return c.json({ conversations: result.items, next_cursor: result.next_cursor } as z.infer<typeof ConversationList>, 200);
   });

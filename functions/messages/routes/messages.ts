@@ -1,7 +1,7 @@
 // POST / (send a message) and DELETE /{messageId} (soft delete).
 //
-// Sending: transaction 1 stores the outbound message (content sealed, masked preview in
-// clear, status 'sent') and bumps the conversation; then, for a WhatsApp conversation, the
+// Sending: transaction 1 stores the outbound message (content and masked preview sealed,
+// status 'sent') and bumps the conversation; then, for a WhatsApp conversation, the
 // message goes out through the Graph API with no transaction open; transaction 2 records the
 // outcome: the wamid (so status webhooks find the message), or 'failed' with Meta's error
 // code and title (→ 502). Attachments travel as links appended to the text body (one Graph
@@ -10,7 +10,7 @@ import { z } from "@hono/zod-openapi";
 import { ApiError, json, jsonBody, RESPONSE_HEADERS, route, type Router } from "../../../shared/http/index.ts";
 import { describeError } from "../../../shared/log/index.ts";
 import {
-  buildPreview, openAccessToken, openCustomerContact, sealMessageContent, type MessageContent,
+  buildPreview, openAccessToken, openCustomerContact, sealMessageContent, sealPreview, type MessageContent,
 } from "../../../shared/messaging/index.ts";
 import { maskPii } from "../../../shared/pii/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
@@ -151,8 +151,11 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
       const content: MessageContent = m.attachments.length ? { text: m.content, attachments: m.attachments } : { text: m.content };
       const masked = maskPii(m.content);
       const hasPii = Object.keys(masked.placeholders).length > 0;
-      const preview = buildPreview(masked.masked, type, false);
-      const sealed = await sealMessageContent(keys, messageId, content);
+      // Sealed, bound to this message; the conversation's preview is read from its latest message.
+      const [sealed, preview] = await Promise.all([
+        sealMessageContent(keys, messageId, content),
+        sealPreview(keys, messageId, buildPreview(masked.masked, type, false)),
+      ]);
       const waBody = whatsappBody(m.content, m.attachments);
       const [row] = await tx<{ whatsapp_account_id: string | null; inserted: number }[]>`
         with conv as (
@@ -169,7 +172,7 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
           returning id, conversation_id
         ), bump as ( -- data-modifying: runs whether or not it is referenced
           update public.conversations cv
-          set last_message_at = greatest(cv.last_message_at, now()), preview = ${preview}, updated_at = now()
+          set last_message_at = greatest(cv.last_message_at, now()), updated_at = now()
           from ins where cv.id = ins.conversation_id
           returning cv.id
         ), audit as (
@@ -233,8 +236,8 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
     const { messageId: id } = c.req.valid("param");
     const t = c.get("tenant");
     await t.transaction(async (tx) => {
-      // The conversation's preview falls back to its latest remaining message (this statement's
-      // snapshot does not see the deleted_at it sets, hence m.id <> d.id).
+      // The conversation's preview is read from its latest remaining message at read time
+      // (GET /conversations), so a delete moves it back with nothing to copy.
       const [row] = await tx`
         with d as (
           update public.messages set deleted_at = now()
@@ -242,10 +245,7 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
           returning id, conversation_id
         ), cv as (
           update public.conversations c
-          set preview = (select m.preview from public.messages m
-                         where m.conversation_id = c.id and m.deleted_at is null and m.id <> d.id
-                         order by m.created_at desc, m.id desc limit 1),
-              updated_at = now()
+          set updated_at = now()
           from d where c.id = d.conversation_id
           returning c.id
         ), audit as (
