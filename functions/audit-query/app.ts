@@ -4,13 +4,13 @@
 // limit ≤ 500) over a time window of at most 366 days; format=csv streams every row of the window.
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER } from "../../shared/tenancy/index.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { reportRoutes } from "./routes/report.ts";
 
 export function createApp(deps: Deps) {
-  const { logger, config } = deps;
+  const { logger } = deps;
   const api = createRouter();
   api.use("*", async (c, next) => {
     await next();
@@ -20,10 +20,7 @@ export function createApp(deps: Deps) {
   auditRoutes(api, deps, auth);
   reportRoutes(api, deps, auth);
   return createFunctionApp(
-    {
-      name: "audit-query", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES,
-      extraAllowHeaders: [DISTRIBUTOR_HEADER],
-    },
+    httpOptions("audit-query", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "audit-query", description: "Audit logs (secrets, data access, security incidents), retention policy and the computed compliance report" },
   );

@@ -5,12 +5,12 @@
 // gate (export: customers.export, erase: customers.erase, both aal2 and a live session).
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER } from "../../shared/tenancy/index.ts";
 import { customerRoutes } from "./routes/customers.ts";
 
 export function createApp(deps: Deps) {
-  const { logger, config } = deps;
+  const { logger } = deps;
   const api = createRouter();
   api.use("*", async (c, next) => {
     await next();
@@ -18,10 +18,7 @@ export function createApp(deps: Deps) {
   });
   customerRoutes(api, deps, requireUser(deps.verifyToken, logger));
   return createFunctionApp(
-    {
-      name: "privacy", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES,
-      extraAllowHeaders: [DISTRIBUTOR_HEADER],
-    },
+    httpOptions("privacy", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "privacy", description: "Privacy requests: export and erase everything about a distributor's customer; the request log" },
   );

@@ -10,7 +10,7 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError, createFunctionApp, createRouter, json, route, type AppEnv } from "../../shared/http/index.ts";
 import { constantTimeEqual } from "../../shared/compliance/index.ts";
 import { runRetentionCleanup } from "../../shared/compliance/retention.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 
 const Result = z.object({
   run_id: z.string().nullable(),
@@ -68,7 +68,7 @@ export function createApp(deps: Deps) {
     return c.json({ run_id: r.run_id, counts: r.counts, total: r.total, batches: r.batches, done: r.done }, 200);
   });
   return createFunctionApp(
-    { name: "retention-cleanup", logger, corsAllowedOrigins: [], maxBodyBytes: config.MAX_BODY_BYTES },
+    httpOptions("retention-cleanup", deps, { corsAllowedOrigins: [] }), // called by schedulers, never by browsers
     api,
     { title: "retention-cleanup", description: "Scheduled retention cleanup (cron over HTTP)" },
   );

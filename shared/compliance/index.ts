@@ -1,34 +1,13 @@
-// Shared by audit-query, privacy and retention-cleanup: keyset cursors over (created_at, id),
+// Shared by audit-query, privacy and retention-cleanup: keyset pages over (created_at, id),
 // the audit filters' time window, the platform-admin rule, the map of tables that hold a
 // distributor's customer data, retention floors and ceilings, and a constant-time comparison.
 import { z } from "@hono/zod-openapi";
 import type { AuthUser } from "../auth/index.ts";
-import { isUuid } from "../uuid/index.ts";
+import { cursorParam, page } from "../http/cursor.ts";
 
 // Keyset cursors ---------------------------------------------------------------------------
-// Opaque: base64url of [timestamp (Postgres text, microseconds), id]. Compared in SQL as
-// ${ts}::text::timestamptz so no JS Date drops the microseconds.
-const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:\d{2})?)$/;
-
-export interface Cursor { ts: string; id: string }
-
-export function encodeCursor(ts: string, id: string): string {
-  return btoa(JSON.stringify([ts, id])).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function decodeCursor(raw: string): Cursor | null {
-  if (raw.length > 200 || !/^[A-Za-z0-9_-]+$/.test(raw)) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(atob(raw.replace(/-/g, "+").replace(/_/g, "/")));
-  } catch {
-    return null;
-  }
-  if (!Array.isArray(v) || v.length !== 2) return null;
-  const [ts, id] = v;
-  if (typeof ts !== "string" || !ISO_TS.test(ts) || !isUuid(id)) return null;
-  return { ts, id };
-}
+// One cursor module for every list: shared/http/cursor.ts (strict timestamps, opaque base64url).
+export { decodeCursor, encodeCursor, type Cursor } from "../http/cursor.ts";
 
 // Audit filters ----------------------------------------------------------------------------
 export const MAX_WINDOW_DAYS = 366;
@@ -43,9 +22,7 @@ export const auditWindowQuery = {
   to: isoDate.optional().openapi({ param: { name: "to", in: "query" }, description: `ISO 8601 (exclusive); default: now. \`to - from\` ≤ ${MAX_WINDOW_DAYS} days` }),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100)
     .openapi({ param: { name: "limit", in: "query" }, description: `Page size, 1..${MAX_PAGE} (default 100; CSV ignores it)` }),
-  cursor: z.string().max(200).refine((raw) => decodeCursor(raw) !== null, { message: "cursor malformed" })
-    .transform((raw) => decodeCursor(raw) as Cursor).optional()
-    .openapi({ param: { name: "cursor", in: "query" }, type: "string", description: "next_cursor of the previous page" }),
+  cursor: cursorParam(),
   format: z.enum(["json", "csv"]).default("json").openapi({ param: { name: "format", in: "query" } }),
 };
 
@@ -60,10 +37,7 @@ export function auditWindow(q: { from?: string; to?: string }, now: Date): { fro
 
 /** Take `limit` rows of a `limit + 1` fetch, and the cursor of the last one if more exist. */
 export function keysetPage<R extends { created_at: string; id: string }>(rows: R[], limit: number) {
-  if (rows.length <= limit) return { items: rows, next_cursor: null as string | null };
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, next_cursor: encodeCursor(last.created_at, last.id) };
+  return page(rows, limit, (r) => ({ ts: r.created_at, id: r.id }));
 }
 
 // Platform admins --------------------------------------------------------------------------

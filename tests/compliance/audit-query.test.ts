@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../../functions/audit-query/app.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
+import { encodeCursor } from "../../shared/http/cursor.ts";
 import { adminSql, bearer, newUser, testDeps } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 import { createTenant, type Tenant } from "../support/tenancy.ts";
@@ -66,6 +67,11 @@ describe("GET /secrets", () => {
     await expectError(await get("/secrets?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z", as(u.token)), 400, "Invalid request");
     await expectError(await get("/secrets?from=yesterday", as(u.token)), 400, "Invalid request", [{ in: "query", path: "from" }]);
     await expectError(await get("/secrets?cursor=bm90LWEtY3Vyc29y", as(u.token)), 400, "Invalid request", [{ in: "query", path: "cursor" }]);
+    // The shared cursor module's strict timestamps: no 30 February, no 25:00, no +15:00 offset.
+    for (const ts of ["2026-02-30T10:00:00Z", "2026-01-01T25:00:00Z", "2026-01-01T10:00:00+15:00"]) {
+      const forged = encodeCursor(ts, crypto.randomUUID());
+      await expectError(await get(`/secrets?cursor=${forged}`, as(u.token)), 400, "Invalid request", [{ in: "query", path: "cursor" }]);
+    }
     await expectError(await get("/secrets?limit=501", as(u.token)), 400, "Invalid request", [{ in: "query", path: "limit" }]);
   });
 });

@@ -8,6 +8,7 @@ import { createApp } from "../../functions/privacy/app.ts";
 import { createApp as createWebhook } from "../../functions/webhook-whatsapp/app.ts";
 import { createApp as createMessages } from "../../functions/messages/app.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
+import { encodeCursor } from "../../shared/http/cursor.ts";
 import { adminSql, bearer, testDeps } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 import { connectWhatsapp, createTenant, type Tenant } from "../support/tenancy.ts";
@@ -205,6 +206,8 @@ describe("GET /requests", () => {
     const p2 = await (await list(as(t.users.ADMIN.token, t.id), `?limit=2&cursor=${p1.next_cursor}`)).json();
     expect(p2.items).toHaveLength(1);
     expect(p2.next_cursor).toBeNull();
+    const forged = encodeCursor("2026-02-30T00:00:00Z", cu.id); // the shared cursor module: strict calendar
+    await expectError(await list(as(t.users.ADMIN.token, t.id), `?cursor=${forged}`), 400, "Invalid request", [{ in: "query", path: "cursor" }]);
     const pending = await (await list(as(t.users.OWNER.token, t.id), "?status=pending")).json();
     expect(pending.items).toHaveLength(1);
     await expectError(await list(as(t.users.MANAGER.token, t.id)), 403, "Forbidden");

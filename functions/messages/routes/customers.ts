@@ -10,6 +10,7 @@ import {
 import { openFor, sealFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { auditedPage, DistributorHeaders, NO_STORE, pageQuery, uuidParam, type RouteContext } from "./context.ts";
 import { text, toIso } from "../../../shared/schemas/index.ts";
+import { csvCell, csvRow } from "../../../shared/csv/index.ts";
 
 /** Rows an export returns at most (newest first); beyond it the export says truncated. */
 export const EXPORT_MAX_ROWS = 10_000;
@@ -98,21 +99,12 @@ async function toCustomer(keys: DistributorKeys, r: CustomerRow): Promise<Custom
 
 const listItem = ({ notes: _n, ...c }: CustomerOut) => c;
 
-// CSV (RFC 4180, CRLF). A cell that a spreadsheet would run as a formula (= + - @, tab, CR)
-// is prefixed with a single quote (OWASP "CSV injection"); cells are quoted when needed.
-export function csvCell(value: string | null): string {
-  if (value == null || value === "") return "";
-  const s = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n']/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+// CSV: the one injection-safe writer (shared/csv), as audit-query's exports use it.
+export { csvCell };
 
 export function customersCsv(rows: CustomerOut[]): string {
   const header = ["id", "name", "phone", "email", "tags", "notes", "created_at"];
-  const lines = [header.join(",")];
-  for (const r of rows) {
-    lines.push([r.id, r.name, r.phone, r.email, r.tags.join(";"), r.notes, r.created_at].map(csvCell).join(","));
-  }
-  return `${lines.join("\r\n")}\r\n`;
+  return csvRow(header) + rows.map((r) => csvRow([r.id, r.name, r.phone, r.email, r.tags.join(";"), r.notes, r.created_at])).join("");
 }
 
 export function customerRoutes(api: Router, { deps, auth }: RouteContext): void {

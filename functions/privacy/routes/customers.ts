@@ -4,9 +4,10 @@ import type { MiddlewareHandler } from "hono";
 import type { Tx } from "../../../shared/db/index.ts";
 import { ApiError, json, jsonBody, route, type AppEnv, type Router } from "../../../shared/http/index.ts";
 import {
-  CUSTOMER_DATA, CUSTOMER_PAYLOAD_TABLES, encodeCursor, decodeCursor, keysetPage, type Cursor, type Subject,
+  CUSTOMER_DATA, CUSTOMER_PAYLOAD_TABLES, encodeCursor, keysetPage, type Subject,
 } from "../../../shared/compliance/index.ts";
 import { openCustomerContact, openMessageContent } from "../../../shared/messaging/index.ts";
+import { cursorParam } from "../../../shared/http/cursor.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER, openFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { isUuid } from "../../../shared/uuid/index.ts";
@@ -205,8 +206,7 @@ export function customerRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<
 
   const RequestsQuery = z.object({
     limit: z.coerce.number().int().min(1).max(500).default(100).openapi({ param: { name: "limit", in: "query" } }),
-    cursor: z.string().max(200).refine((raw) => decodeCursor(raw) !== null, { message: "cursor malformed" })
-      .transform((raw) => decodeCursor(raw) as Cursor).optional().openapi({ param: { name: "cursor", in: "query" }, type: "string" }),
+    cursor: cursorParam(),
     status: z.enum(["pending", "completed", "failed"]).optional().openapi({ param: { name: "status", in: "query" } }),
   });
   api.openapi(route({
