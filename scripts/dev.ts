@@ -13,6 +13,7 @@ import { prepareDatabase } from "./db/migrate.ts";
 import { startPglite, type DatabaseServer } from "./db/server.ts";
 import { devDataDir, devEnvFile, ensureDevSecrets, ENV_FILE, LockHeld, loadLocalEnv, lockDataDir, writeSourceableEnv } from "./lib/env.ts";
 import { root, startDenoServer, waitForHttp } from "./lib/deno.ts";
+import { devSchedule, startDevCron } from "./lib/dev-cron.ts";
 import { createSession, ensureUser, signAnonKey, signDevToken } from "./lib/dev-tokens.ts";
 import { ConfigError, loadConfig } from "../shared/config/index.ts";
 
@@ -123,6 +124,9 @@ async function main() {
   const generated = ensureDevSecrets(env);
   env.PORT = String(port);
   env.CORS_ALLOWED_ORIGINS ??= "http://localhost:3000,http://localhost:5173";
+  // Local receivers on 127.0.0.1 for outbound webhooks; refused when ENVIRONMENT=production.
+  env.ENVIRONMENT ??= "development";
+  env.WEBHOOKS_ALLOW_LOOPBACK ??= "true";
   if (embedded) env.DB_POOL_MAX = "1"; // PGlite is one session: see startPglite
   try {
     loadConfig({ ...env, DATABASE_URL: env.DATABASE_URL || PLACEHOLDER_DB_URL }); // names the variable
@@ -142,9 +146,11 @@ async function main() {
   let pglite: DatabaseServer | null = null;
   let child: ReturnType<typeof startDenoServer> | null = null;
   let stopping = false;
+  let stopCron = () => {};
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    stopCron();
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child!.once("exit", r));
       child.kill("SIGTERM");
@@ -194,6 +200,9 @@ async function main() {
   });
   const base = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
   await waitForHttp(`${base}/functions/v1/`, 60_000, child);
+  // Scheduled functions, called over HTTP as a platform scheduler would (docs/deploy.md).
+  const jobs = devSchedule(env);
+  if (env.CRON_SECRET) stopCron = startDevCron(`${base}/functions/v1`, env.CRON_SECRET, jobs, (l) => console.log(l));
 
   const envFile = devEnvFile(dataDir);
   writeSourceableEnv(envFile, `Written by \`npm start\` (pid ${process.pid}) for \`source\`: the values of the running server.\nTOKEN: user ${DEV_USER}, aal2, valid 24 h. ANON_KEY: the local anon key for supabase-js.`, {
@@ -223,6 +232,7 @@ ${token}
   SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$WHATSAPP_APP_SECRET" | sed 's/^.*= //')
   curl -s -X POST "$BASE/webhook-whatsapp" -H "X-Hub-Signature-256: sha256=$SIG" -H 'content-type: application/json' -d "$BODY"
 
+[dev] scheduled: ${jobs.map((j) => `${j.name} every ${j.everyMs / 1000} s`).join(", ")} (CRON_SECRET in .env.local)
 [dev] supabase-js examples: npx tsx examples/<function>.ts   (Ctrl-C stops everything)
 `);
 }

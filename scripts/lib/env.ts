@@ -48,6 +48,7 @@ const generators: Record<string, { comment: string; make: () => string }> = {
   SECRET_MASTER_KEY: { comment: "AES-256 master key (64 hex characters)", make: () => randomBytes(32).toString("hex") },
   WHATSAPP_VERIFY_TOKEN: { comment: "token Meta echoes when verifying the webhook", make: () => randomBytes(16).toString("hex") },
   WHATSAPP_APP_SECRET: { comment: "Meta app secret used to sign webhook payloads", make: () => randomBytes(16).toString("hex") },
+  CRON_SECRET: { comment: "bearer secret of the scheduled functions (retention-cleanup, webhook-deliver)", make: () => randomBytes(32).toString("base64url") },
 };
 
 /** Generate any missing development secret into .env.local; returns the names generated. */
