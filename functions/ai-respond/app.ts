@@ -4,7 +4,7 @@
 // See docs/ai.md.
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { Gateway, type AiAppOptions } from "./gateway.ts";
 import { DISTRIBUTOR_HEADER, type RouteContext } from "./routes/context.ts";
 import { suggestRoutes } from "./routes/suggest.ts";
@@ -18,7 +18,7 @@ import { mediaRoutes } from "./routes/media.ts";
 export type { AiAppOptions } from "./gateway.ts";
 
 export function createApp(deps: Deps, opts: AiAppOptions = {}) {
-  const { logger, config } = deps;
+  const { logger } = deps;
   const api = createRouter();
   api.use("*", async (c, next) => {
     await next();
@@ -33,10 +33,7 @@ export function createApp(deps: Deps, opts: AiAppOptions = {}) {
   keyRoutes(api, ctx);
   mediaRoutes(api, ctx);
   return createFunctionApp(
-    {
-      name: "ai-respond", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES,
-      extraAllowHeaders: [DISTRIBUTOR_HEADER],
-    },
+    httpOptions("ai-respond", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "ai-respond", description: "AI gateway: reply suggestions and generated text with provider fallback, PII masking, budgets and review" },
   );

@@ -5,13 +5,13 @@
 // tokens into the user vault; GET /connections, POST /refresh, POST /disconnect (user JWT).
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { registerCallback } from "./routes/callback.ts";
 import { registerConnections } from "./routes/connections.ts";
 import { registerStart } from "./routes/start.ts";
 
 export function createApp(deps: Deps) {
-  const { logger, config } = deps;
+  const { logger } = deps;
   const auth = requireUser(deps.verifyToken, logger);
   const api = createRouter();
   // Answers carry authorization URLs, connection state or redirects: never cached.
@@ -23,13 +23,13 @@ export function createApp(deps: Deps) {
   registerCallback(api, deps);
   registerConnections(api, deps, auth);
   return createFunctionApp(
-    { name: "oauth-callback", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES },
+    httpOptions("oauth-callback", deps),
     api,
     {
       title: "oauth-callback",
       description: "Connect Buffer, Hootsuite, Later, Sprout Social, Facebook, Instagram, X, LinkedIn, YouTube and TikTok with OAuth 2 " +
         "(PKCE, single-use server-side state); tokens are sealed in the user vault and refreshed under a lock. " +
-        "GET /callback is the provider's browser redirect (no JWT) and is not part of this document.",
+        "GET /callback is the provider's browser redirect: public (security: []), it answers 302 or an HTML page.",
     },
   );
 }

@@ -5,11 +5,11 @@
 // recorded in social_posts (never the token, never the text).
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { registerSocialRoutes } from "./routes/social.ts";
 
 export function createApp(deps: Deps) {
-  const { logger, config } = deps;
+  const { logger } = deps;
   const api = createRouter();
   api.use("*", async (c, next) => {
     await next();
@@ -17,7 +17,7 @@ export function createApp(deps: Deps) {
   });
   registerSocialRoutes(api, deps, requireUser(deps.verifyToken, logger));
   return createFunctionApp(
-    { name: "social-post", logger, corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS, maxBodyBytes: config.MAX_BODY_BYTES },
+    httpOptions("social-post", deps),
     api,
     { title: "social-post", description: "Post and schedule through Buffer, Hootsuite, Later and Sprout Social with the user's connections" },
   );

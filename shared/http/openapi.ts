@@ -61,7 +61,10 @@ export type RouteSpec = Omit<RouteConfig, "security"> & {
   operationId: string;
   /** Error codes this route answers beyond the standard ones. */
   errors?: readonly ErrorCode[];
-  /** false for routes that take no user JWT (webhooks). */
+  /**
+   * false for routes that take no user JWT (webhooks, browser redirects): the operation then
+   * declares `security: []`, public in so many words, rather than leaving security unsaid.
+   */
   auth?: boolean;
 };
 
@@ -75,7 +78,7 @@ export function route<const R extends RouteSpec>(spec: R) {
   codes.push(...errors, "internal", "unavailable");
   return createRoute({
     ...config,
-    ...(auth ? { security: BEARER_SECURITY } : {}),
+    security: auth ? BEARER_SECURITY : [],
     responses: { ...errorResponses(...codes), ...config.responses },
   } as Omit<R, "errors" | "auth">);
 }

@@ -160,7 +160,9 @@ describe("the state", () => {
     // The seed's own format: base64 JSON naming a user and a return URL, unsigned.
     const seedStyle = btoa(JSON.stringify({ platform: "buffer", userId: u.id, returnUrl: "https://evil.example/", timestamp: Date.now() }));
     for (const q of [`code=${code}&state=${flipped}`, `code=${code}`, `code=${code}&state=`, `code=${code}&state=${encodeURIComponent(seedStyle)}`,
-      `code=${code}&state=${"a".repeat(44)}`, `error=access_denied&state=${flipped}`]) {
+      `code=${code}&state=${"a".repeat(44)}`, `error=access_denied&state=${flipped}`,
+      // A repeated parameter fails the documented query schema: still the page, not the JSON 400.
+      `code=${code}&state=${state}&state=${state}`]) {
       const text = await htmlPage(await app.request(`${OAUTH}/callback?${q}`));
       expect(text).not.toContain("evil.example");
     }

@@ -5,9 +5,11 @@
 // with ?connected=<platform> or ?error=<code>&message=<text>. A missing, unknown, used or
 // expired state gets a small HTML page, never a redirect (there is no trusted place to go).
 // Nothing the provider says (error text, tokens) reaches the redirect, the page or a log line.
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { open } from "../../../shared/crypto/index.ts";
 import { clientIp, userAgent, type AppEnv, type Router } from "../../../shared/http/index.ts";
+import { route } from "../../../shared/http/openapi.ts";
 import {
   exchangeCode, KNOWN_OAUTH_ERRORS, OAuthFailure, platformSchema, resolveProvider, sha256Hex, storeTokens, withParams,
   type KnownOAuthError, type Platform,
@@ -35,6 +37,36 @@ const PAGE = `<!doctype html>
 <p>This sign-in link is invalid or has expired. Close this window and start the connection again from the app.</p>
 </body></html>`;
 
+const param = (description: string) => z.string().optional().openapi({ description });
+
+export const callbackRoute = route({
+  method: "get",
+  path: "/callback",
+  operationId: "oauthCallback",
+  summary: "The provider's browser redirect after consent (no JWT: the single-use state names the user)",
+  auth: false,
+  request: {
+    query: z.object({
+      state: param("The state POST /start put in the authorization URL (single use, 10 minutes)"),
+      code: param("The authorization code, on success"),
+      error: param("The provider's error code, on refusal (e.g. access_denied)"),
+      error_description: param("The provider's text; ignored, never shown"),
+    }),
+  },
+  responses: {
+    302: {
+      description: "Back to the return URL given to POST /start, with ?connected=<platform> or ?error=<code>&message=<text>",
+      headers: {
+        Location: { description: "The stored return URL with the outcome", schema: { type: "string", format: "uri" } },
+      },
+    },
+    400: {
+      description: "A missing, malformed, unknown, used or expired state: a small HTML page with a generic error, never a redirect",
+      content: { "text/html": { schema: z.string() } },
+    },
+  },
+});
+
 interface StateRow {
   user_id: string;
   platform: Platform;
@@ -53,7 +85,9 @@ export function registerCallback(api: Router, deps: Deps) {
     return c.html(PAGE, 400);
   };
 
-  api.get("/callback", async (c) => {
+  // Documented (public: security []), but never answered with the JSON 400 of the other routes:
+  // whatever is wrong with the query, the browser gets the page.
+  api.openapi(callbackRoute, async (c) => {
     const requestId = c.get("requestId");
     const state = c.req.query("state");
     if (!state || !STATE_RE.test(state)) return page(c, state ? "malformed_state" : "missing_state");
@@ -104,5 +138,5 @@ export function registerCallback(api: Router, deps: Deps) {
     }
     logger.info("oauth.connected", { requestId, platform });
     return c.redirect(withParams(row.return_url, { connected: platform }), 302);
-  });
+  }, (result, c) => (result.success ? undefined : page(c, "malformed_query")));
 }
