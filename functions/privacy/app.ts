@@ -3,11 +3,13 @@
 // shared/compliance (CUSTOMER_DATA), decrypted; POST /erase deletes them in one transaction and
 // records the request in privacy_requests; GET /requests lists requests. All through the tenant
 // gate (export: customers.export, erase: customers.erase, both aal2 and a live session).
+// POST /me/export and POST /me/erase (aal2): a social-app user's own data (routes/me.ts).
 import { requireUser } from "../../shared/auth/index.ts";
 import { createFunctionApp, createRouter } from "../../shared/http/index.ts";
 import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER } from "../../shared/tenancy/index.ts";
 import { customerRoutes } from "./routes/customers.ts";
+import { meRoutes } from "./routes/me.ts";
 
 export function createApp(deps: Deps) {
   const { logger } = deps;
@@ -16,10 +18,12 @@ export function createApp(deps: Deps) {
     await next();
     c.header("Cache-Control", "no-store");
   });
-  customerRoutes(api, deps, requireUser(deps.verifyToken, logger));
+  const auth = requireUser(deps.verifyToken, logger);
+  customerRoutes(api, deps, auth);
+  meRoutes(api, deps, auth);
   return createFunctionApp(
     httpOptions("privacy", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
-    { title: "privacy", description: "Privacy requests: export and erase everything about a distributor's customer; the request log" },
+    { title: "privacy", description: "Privacy requests: export and erase everything about a distributor's customer, or a social-app user's own data; the request log" },
   );
 }

@@ -88,6 +88,48 @@ export const CUSTOMER_PAYLOAD_TABLES: readonly { table: string; column: string }
   { table: "event_outbox", column: "payload" },
 ];
 
+// A social-app user's own data ----------------------------------------------------------------
+/**
+ * Every (table, column) of `public` holding a user's own data of the social-marketing app: what
+ * privacy `POST /me/export` reads and `POST /me/erase` deletes (`where`: an extra condition, e.g.
+ * only the user-level AI rows). Rate-limit windows whose key names the user are purged too.
+ * tests/compliance/user-data.test.ts enumerates every column referring to a user (a foreign key
+ * to auth.users or a *user_id / *_by column): a new one fails it until it is listed here or in
+ * USER_DATA_KEPT with a reason.
+ */
+export const USER_DATA: readonly { table: string; column: string; where?: string }[] = [
+  { table: "user_secrets", column: "user_id" },
+  { table: "oauth_states", column: "user_id" },
+  { table: "oauth_connections", column: "user_id" },
+  { table: "social_posts", column: "user_id" },
+  { table: "support_tickets", column: "user_id" },
+  { table: "ai_responses", column: "user_id", where: "distributor_id is null" },
+];
+
+/** Columns that keep a user's id on purpose after /me/erase, and why (docs/compliance.md). */
+export const USER_DATA_KEPT: Record<string, string> = {
+  "public.data_access_audit.user_id": "the audit trail (ids, actions, counts)",
+  "public.secret_audit_logs.user_id": "the audit trail of secret operations (never values)",
+  "public.security_incidents.user_id": "security records (audit)",
+  "public.security_incidents.resolved_by": "security records (audit)",
+  "public.privacy_requests.subject_user_id": "the record of the request itself",
+  "public.privacy_requests.requested_by": "the record of the request itself",
+  "auth.sessions.user_id": "Supabase Auth's: the account is deleted through Auth (auth.admin.deleteUser), not here",
+  // What the user did as a distributor's staff member is the distributor's record (it is the
+  // controller); its OWNER removes members, and its own retention applies.
+  "public.distributor_members.user_id": "a distributor's membership (its OWNER removes it)",
+  "public.distributors.created_by": "a distributor's record",
+  "public.messages.sent_by": "a distributor's record of who sent a message",
+  "public.orders.created_by": "a distributor's record",
+  "public.orders.confirmed_by": "a distributor's record",
+  "public.ai_responses.approved_by": "a distributor's review record",
+  "public.ai_responses.feedback_by": "a distributor's review record",
+  "public.ai_agents.updated_by": "a distributor's settings record",
+  "public.ai_budget_overrides.updated_by": "a distributor's settings record",
+  "public.retention_policies.updated_by": "a distributor's settings record",
+  "public.webhook_endpoints.created_by": "a distributor's settings record",
+};
+
 // Retention --------------------------------------------------------------------------------
 /** Defaults (the seed's) and the bounds an OWNER may choose within, in days. */
 export const RETENTION_LIMITS = {
