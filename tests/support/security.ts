@@ -58,6 +58,11 @@ export async function expectError(res: Response, status: number, error: string, 
   expect(typeof body.requestId).toBe("string");
   const keys = status === 400 && "issues" in body ? ["error", "issues", "requestId"] : ["error", "requestId"];
   expect(Object.keys(body).sort()).toEqual(keys);
+  for (const i of body.issues ?? []) {
+    // where, a path and zod's code: nothing else, never a value
+    expect(Object.keys(i).sort()).toEqual(["code", "in", "path"]);
+    expect(["body", "query", "path", "header"]).toContain(i.in);
+  }
   if (issues) expect(body.issues).toEqual(expect.arrayContaining(issues.map((i) => expect.objectContaining(i))));
   return body as { error: string; requestId: string; issues?: { in: string; path: string; code: string }[] };
 }
