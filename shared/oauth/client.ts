@@ -2,6 +2,7 @@
 // authorization URL, the code exchange, refresh and revocation for one registry row. Nothing
 // here logs, and nothing a provider says (error text, token) leaves as anything but a code.
 import * as oauth from "oauth4webapi";
+import { currentDeadline } from "../http/deadline.ts";
 import type { ResolvedProvider } from "./providers.ts";
 
 export interface TokenSet {
@@ -60,14 +61,41 @@ function clientAuthOf(p: ResolvedProvider): oauth.ClientAuth {
   };
 }
 
-function requestOptions(p: ResolvedProvider, o: ProtocolOptions) {
+function requestOptions(p: ResolvedProvider, o: ProtocolOptions, signal: AbortSignal) {
   // Plain http only for endpoints on a loopback host (validated in the config): local fakes.
   const insecure = [p.tokenUrl, p.revocationUrl ?? ""].some((u) => u.startsWith("http:"));
   return {
     [oauth.customFetch]: o.fetch,
     [oauth.allowInsecureRequests]: insecure,
-    signal: () => AbortSignal.timeout(o.timeoutMs),
+    signal,
   };
+}
+
+/**
+ * One call to a provider endpoint, request and answer body together, bounded by `timeoutMs`
+ * whatever the fetch does with its signal (the signal aborts the request; the race answers even
+ * if it does not), with the request's deadline paused meanwhile (the call has this timeout of
+ * its own; the database budget starts again after it). A timeout is an upstream failure.
+ */
+export async function bounded<T>(timeoutMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort(new DOMException("provider call timed out", "TimeoutError"));
+      reject(new OAuthFailure("server_error", "upstream"));
+    }, Math.max(0, timeoutMs));
+  });
+  const d = currentDeadline();
+  d?.suspend();
+  try {
+    const work = fn(ac.signal);
+    work.catch(() => {}); // after a timeout it is no longer listened to
+    return await Promise.race([work, timedOut]);
+  } finally {
+    clearTimeout(timer);
+    d?.resume();
+  }
 }
 
 /** S256 code challenge, and whether this provider gets one. */
@@ -119,10 +147,12 @@ export async function exchangeCode(
   const as = authorizationServer(p), client = clientOf(p);
   try {
     const params = oauth.validateAuthResponse(as, client, a.params, a.state);
-    const res = await oauth.authorizationCodeGrantRequest(
-      as, client, clientAuthOf(p), params, a.redirectUri, a.codeVerifier ?? oauth.nopkce, requestOptions(p, o),
-    );
-    return toTokenSet(await oauth.processAuthorizationCodeResponse(as, client, res), o.now());
+    return await bounded(o.timeoutMs, async (signal) => {
+      const res = await oauth.authorizationCodeGrantRequest(
+        as, client, clientAuthOf(p), params, a.redirectUri, a.codeVerifier ?? oauth.nopkce, requestOptions(p, o, signal),
+      );
+      return toTokenSet(await oauth.processAuthorizationCodeResponse(as, client, res), o.now());
+    });
   } catch (err) {
     if (err instanceof oauth.AuthorizationResponseError) {
       const code = err.error;
@@ -137,8 +167,10 @@ export async function refreshTokens(
 ): Promise<TokenSet> {
   const as = authorizationServer(p), client = clientOf(p);
   try {
-    const res = await oauth.refreshTokenGrantRequest(as, client, clientAuthOf(p), previous.refresh_token, requestOptions(p, o));
-    return toTokenSet(await oauth.processRefreshTokenResponse(as, client, res), o.now(), previous);
+    return await bounded(o.timeoutMs, async (signal) => {
+      const res = await oauth.refreshTokenGrantRequest(as, client, clientAuthOf(p), previous.refresh_token, requestOptions(p, o, signal));
+      return toTokenSet(await oauth.processRefreshTokenResponse(as, client, res), o.now(), previous);
+    });
   } catch (err) {
     throw classify(err);
   }
@@ -149,8 +181,10 @@ export async function revokeToken(p: ResolvedProvider, token: string, hint: "ref
   if (!p.revocationUrl) return false;
   const as = authorizationServer(p), client = clientOf(p);
   try {
-    const res = await oauth.revocationRequest(as, client, clientAuthOf(p), token, { ...requestOptions(p, o), additionalParameters: { token_type_hint: hint } });
-    await oauth.processRevocationResponse(res);
+    await bounded(o.timeoutMs, async (signal) => {
+      const res = await oauth.revocationRequest(as, client, clientAuthOf(p), token, { ...requestOptions(p, o, signal), additionalParameters: { token_type_hint: hint } });
+      await oauth.processRevocationResponse(res);
+    });
     return true;
   } catch (err) {
     throw classify(err);

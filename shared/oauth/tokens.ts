@@ -10,6 +10,7 @@
 import { secretAuditCall, writeSecretAudit } from "../audit/index.ts";
 import type { Keyring } from "../crypto/index.ts";
 import type { Db, Tx } from "../db/index.ts";
+import { currentDeadline } from "../http/deadline.ts";
 import { ApiError } from "../http/errors.ts";
 import type { Logger } from "../log/index.ts";
 import { openSecret, sealSecret, type StoredSecret } from "../secrets/index.ts";
@@ -109,6 +110,13 @@ export interface UseOptions {
   src?: AuditSource;
 }
 
+/** The timeout of a refresh made inside a transaction that has run `elapsedMs` (see accessToken). */
+export function refreshTimeout(configuredMs: number, elapsedMs: number, budgetMs = currentDeadline()?.budgetMs): number {
+  if (budgetMs === undefined) return configuredMs; // no request deadline (scripts, jobs)
+  const reserve = Math.max(250, budgetMs / 4);
+  return Math.floor(Math.min(configuredMs, budgetMs - elapsedMs - reserve));
+}
+
 type Outcome = { kind: "ok"; token: string; refreshed: boolean } | { kind: "reauth"; why: string } | { kind: "not_connected" };
 
 /**
@@ -121,6 +129,7 @@ export async function accessToken(d: TokenDeps, p: ResolvedProvider, userId: str
   const audit = (tx: Tx, operation: "read" | "update", success: boolean, error: string | null = null) =>
     writeSecretAudit(tx, { userId, serviceName: p.serviceName, operation, ip: src.ip, userAgent: src.userAgent, success, error });
   const outcome = await d.db.withService<Outcome>(async (tx) => {
+    const began = performance.now();
     await lockConnection(tx, userId, p.platform);
     const row = await readStored(tx, userId, p);
     if (!row) return { kind: "not_connected" };
@@ -148,7 +157,15 @@ export async function accessToken(d: TokenDeps, p: ResolvedProvider, userId: str
     }
     let fresh: TokenSet;
     try {
-      fresh = await refreshTokens(p, { refresh_token: t.refresh_token!, scope: t.scope }, d.protocol);
+      // The token endpoint is called inside this locked transaction (later arrivals must find the
+      // fresh token). The request deadline pauses while it waits (bounded() in client.ts), but the
+      // transaction must stay committable: shared/db commits only while the server's clock since
+      // BEGIN is within the budget, and the server ends a transaction idle longer than it. So the
+      // call gets OAUTH_HTTP_TIMEOUT_MS, or less: what the budget leaves after the work so far,
+      // minus a reserve for storing the result and committing.
+      const timeoutMs = refreshTimeout(d.protocol.timeoutMs, performance.now() - began);
+      if (timeoutMs <= 0) throw new OAuthFailure("server_error", "upstream");
+      fresh = await refreshTokens(p, { refresh_token: t.refresh_token!, scope: t.scope }, { ...d.protocol, timeoutMs });
     } catch (err) {
       const f = err instanceof OAuthFailure ? err : new OAuthFailure("server_error", "upstream");
       d.logger.warn("oauth.refresh_failed", { platform: p.platform, code: f.code, kind: f.kind });

@@ -412,6 +412,43 @@ describe("connections, refresh, disconnect", () => {
     expect((await storedTokens(u.id, "linkedin"))!.value).toEqual(before);
   });
 
+  describe("a token endpoint that hangs during a refresh", () => {
+    // Each case: its own app with its own timeouts; connect, make the next /token hang, refresh
+    // → a clean 502 (not a 503 from the deadline, not a killed transaction), nothing stored, the
+    // connection's lock released: the next refresh of the same connection succeeds.
+    const hangingRefresh = async (env: Record<string, string>) => {
+      const d = await testDeps(world.env(env));
+      try {
+        const a = createApp(d);
+        const u = await newUser(sql);
+        expect((await connect(a, u.token, "later")).status).toBe(302);
+        const before = (await storedTokens(u.id, "later"))!.value;
+        const n = world.body.tokenRequests.length;
+        world.body.hangNextToken();
+        await expectError(await postJson(a, "/refresh", u.token, { platform: "later" }), 502, "Upstream service error");
+        expect(world.body.tokenRequests.slice(n).map((r) => r.grantType)).toEqual(["refresh_token"]); // it did hang there
+        expect((await storedTokens(u.id, "later"))!.value).toEqual(before);
+        const [free] = await sql.begin((tx) => tx`select pg_try_advisory_xact_lock(hashtextextended(${`oauth:${u.id}:later`}, 0)) as ok`);
+        expect(free.ok).toBe(true);
+        const again = await postJson(a, "/refresh", u.token, { platform: "later" });
+        expect(again.status).toBe(200);
+        const after = (await storedTokens(u.id, "later"))!.value;
+        expect(after.access_token).not.toBe(before.access_token);
+        expect(world.body.isValidAccessToken(after.access_token)).toBe(true);
+      } finally {
+        await d.db.end();
+      }
+    };
+
+    it("OAUTH_HTTP_TIMEOUT_MS is enforced (shorter than the request deadline)", async () => {
+      await hangingRefresh({ OAUTH_HTTP_TIMEOUT_MS: "300", REQUEST_DEADLINE_MS: "5000" });
+    });
+
+    it("a timeout longer than the request deadline is cut to what keeps the transaction committable", async () => {
+      await hangingRefresh({ OAUTH_HTTP_TIMEOUT_MS: "60000", REQUEST_DEADLINE_MS: "1200" });
+    });
+  });
+
   it("POST /disconnect revokes at the provider, soft-deletes the secret, audits", async () => {
     const u = await newUser(sql);
     await connect(app, u.token, "twitter");

@@ -65,6 +65,8 @@ export interface FakeAuthServer {
   /** Delay /token answers (to widen races), ms. */
   setTokenDelay(ms: number): void;
   failNextToken(...f: ScriptedFailure[]): void;
+  /** The next n /token requests get no answer at all (until close). */
+  hangNextToken(n?: number): void;
   failNextRevoke(...f: ScriptedFailure[]): void;
   /** Issue a code directly (as /authorize would) for tests that skip the browser hop. */
   issueCode(g: Omit<CodeGrant, "used">): string;
@@ -92,6 +94,7 @@ export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[
   let rotate = true;
   let delay = 0;
   let refreshes = 0;
+  let hangs = 0;
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
@@ -152,6 +155,13 @@ export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[
     }
     const form = new URLSearchParams(body);
     if (url.pathname === "/token") {
+      if (hangs > 0) {
+        hangs--;
+        tokenRequests.push({
+          grantType: form.get("grant_type") ?? "", clientId: "", body, authorization: req.headers.authorization, contentType: req.headers["content-type"],
+        });
+        return; // never answered; closeAllConnections ends it
+      }
       if (delay) await new Promise((r) => setTimeout(r, delay));
       const client = authenticate(req, form);
       tokenRequests.push({
@@ -227,6 +237,7 @@ export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[
     setTokenDelay: (ms) => void (delay = ms),
     failNextToken: (...f) => void tokenFailures.push(...f),
     failNextRevoke: (...f) => void revokeFailures.push(...f),
+    hangNextToken: (n = 1) => void (hangs += n),
     issueCode: (g) => {
       const code = `code_${b64url(randomBytes(18))}`;
       codes.set(code, { ...g, used: false });
