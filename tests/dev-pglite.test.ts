@@ -13,6 +13,7 @@ import { prepareDatabase } from "../scripts/db/migrate.ts";
 import { freePort, startPglite, type DatabaseServer } from "../scripts/db/server.ts";
 import { root, startDenoServer, waitForHttp } from "../scripts/lib/deno.ts";
 import { ensureUser, signDevToken } from "../scripts/lib/dev-tokens.ts";
+import { startFakeGraph, type FakeGraph } from "./support/fake-graph.ts";
 import { TEST_JWT_SECRET, testEnv } from "./support/harness.ts";
 import { messagesPayload, msg, signedHeaders } from "./support/meta.ts";
 
@@ -20,6 +21,8 @@ let pg: DatabaseServer;
 let server: ChildProcess;
 let base: string;
 let dir: string;
+/** Connecting a number asks the Graph API who controls it (issue 9 §4): a fake one here. */
+let graph: FakeGraph;
 const SECRET = "whatsapp-app-secret-for-tests";
 
 beforeAll(async () => {
@@ -28,13 +31,18 @@ beforeAll(async () => {
   await prepareDatabase(pg.url);
   const port = await freePort();
   base = `http://127.0.0.1:${port}/functions/v1`;
-  server = startDenoServer({ ...(process.env as Record<string, string>), ...testEnv(), DATABASE_URL: pg.url, DB_POOL_MAX: "1", PORT: String(port) }, "pipe");
+  graph = await startFakeGraph();
+  graph.phoneNumbers.set("9876543210", { token: "EAAG-dev", display_phone_number: "+1 555 0199" });
+  server = startDenoServer({
+    ...(process.env as Record<string, string>), ...testEnv(), DATABASE_URL: pg.url, DB_POOL_MAX: "1", PORT: String(port), GRAPH_API_BASE_URL: graph.url,
+  }, "pipe");
   await waitForHttp(`${base}/`, 60_000, server);
 }, 120_000);
 
 afterAll(async () => {
   server?.kill("SIGTERM");
   await pg?.stop();
+  await graph?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,7 +6,8 @@ import { openAccessToken, openMessageContent, sealMessageContent } from "../shar
 import type { Deps } from "../shared/runtime/deps.ts";
 import { canManageRole, DistributorKeyCache, ROLES, type Role } from "../shared/tenancy/index.ts";
 import { adminSql, bearer, newUser, testDeps } from "./support/harness.ts";
-import { authenticationCases } from "./support/security.ts";
+import { startFakeGraph, graphError, type FakeGraph } from "./support/fake-graph.ts";
+import { authenticationCases, expectError } from "./support/security.ts";
 import { createTenant, userWithMfa, type Tenant } from "./support/tenancy.ts";
 
 const BASE = "http://localhost/functions/v1/distributors";
@@ -15,11 +16,15 @@ let app: ReturnType<typeof createApp>;
 let depsNoMfa: Deps;
 let appNoMfa: ReturnType<typeof createApp>;
 let sql: postgres.Sql;
+/** The Graph API that proves who controls a WhatsApp number (POST /:id/whatsapp). */
+let graph: FakeGraph;
+const graphEnv = (o: Record<string, string> = {}) => ({ GRAPH_API_BASE_URL: graph.url, ...o });
 
 beforeAll(async () => {
-  deps = await testDeps();
+  graph = await startFakeGraph();
+  deps = await testDeps(graphEnv());
   app = createApp(deps);
-  depsNoMfa = await testDeps({ REQUIRE_MFA_FOR_ADMIN_ACTIONS: "false" });
+  depsNoMfa = await testDeps(graphEnv({ REQUIRE_MFA_FOR_ADMIN_ACTIONS: "false" }));
   appNoMfa = createApp(depsNoMfa);
   sql = adminSql();
 });
@@ -27,6 +32,7 @@ afterAll(async () => {
   await deps.db.end();
   await depsNoMfa.db.end();
   await sql.end();
+  await graph.close();
 });
 
 type App = ReturnType<typeof createApp>;
@@ -42,24 +48,6 @@ function call(a: App, method: string, path: string, token: string | null, body?:
 }
 const api = (method: string, path: string, token: string | null, body?: unknown, headers?: Record<string, string>) =>
   call(app, method, path, token, body, headers);
-
-async function expectError(res: Response, status: number, error: string) {
-  expect(res.status).toBe(status);
-  const body = await res.json();
-  expect(body.error).toBe(error);
-  if (status === 400 && "issues" in body) {
-    // A 400 may say which fields failed: where, a path and zod's code, nothing else.
-    expect(Object.keys(body).sort()).toEqual(["error", "issues", "requestId"]);
-    expect(body.issues.length).toBeGreaterThan(0);
-    for (const i of body.issues) {
-      expect(Object.keys(i).sort()).toEqual(["code", "in", "path"]);
-      expect(["body", "query", "path", "header"]).toContain(i.in);
-    }
-  } else {
-    expect(Object.keys(body).sort()).toEqual(["error", "requestId"]);
-  }
-  return body as { error: string; requestId: string; issues?: { in: string; path: string; code: string }[] };
-}
 
 /** Who may grant, change or remove which role: the issue's rule, written out independently. */
 const MAY_MANAGE: Record<Role, Role[]> = {
@@ -103,9 +91,14 @@ async function tenantState(distributorId: string): Promise<string> {
 }
 
 const phoneId = () => `${Date.now()}${Math.floor(Math.random() * 1e6)}`.slice(0, 20);
-const waBody = (o: Record<string, unknown> = {}) => ({
-  phone_number_id: phoneId(), display_phone_number: "+1 555-0100", access_token: `EAAG${crypto.randomUUID().replaceAll("-", "")}`, ...o,
-});
+/** A connect body; its number is known to the fake Graph API with its token (ownership provable). */
+const waBody = (o: Record<string, unknown> = {}) => {
+  const b = { phone_number_id: phoneId(), display_phone_number: "+1 555-0100", access_token: `EAAG${crypto.randomUUID().replaceAll("-", "")}`, ...o };
+  if (typeof b.phone_number_id === "string" && typeof b.access_token === "string") {
+    graph.phoneNumbers.set(b.phone_number_id, { token: b.access_token, display_phone_number: "+1 555-0100" });
+  }
+  return b;
+};
 const randomId = () => crypto.randomUUID();
 
 // ------------------------------------------------------------------------------------------
@@ -535,7 +528,7 @@ describe("ids that are not mine", () => {
 describe("POST /:id/whatsapp", () => {
   it("connects a number; the token is stored only encrypted, bound to the row, and never returned or logged", async () => {
     const lines: string[] = [];
-    const logged = await testDeps({ LOG_LEVEL: "debug" }, { logger: createLogger("debug", (l) => lines.push(l)) });
+    const logged = await testDeps(graphEnv({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => lines.push(l)) });
     try {
       const logApp = createApp(logged);
       const t = await createTenant(logged, sql);
@@ -590,6 +583,119 @@ describe("POST /:id/whatsapp", () => {
     await expectError(await api("POST", `/${b.id}/whatsapp`, b.users.OWNER.mfaToken, { ...body, access_token: "EAAGstolen" }), 409, "Conflict");
     expect(await tenantState(a.id)).toBe(beforeA);
     expect(await tenantState(b.id)).toBe(beforeB);
+  });
+
+  /** The parts of a 409 a caller can see, minus the request id. */
+  async function conflictShape(res: Response) {
+    expect(res.status).toBe(409);
+    const body = await res.json();
+    const headers = [...res.headers.entries()].filter(([k]) => k !== "x-request-id").sort();
+    return { status: res.status, keys: Object.keys(body).sort(), error: body.error, headers };
+  }
+  const graphCalls = (phoneNumberId: string) => graph.requests.filter((r) => r.method === "GET" && r.path.includes(`/${phoneNumberId}`));
+
+  it("proves control through the Graph API first: GET /<version>/<id>?fields=… with the supplied token, digits compared", async () => {
+    const t = await createTenant(deps, sql);
+    const body = waBody({ display_phone_number: "+1 (555) 01-00" }); // Graph says "+1 555-0100": the same digits
+    const res = await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, body);
+    expect(res.status).toBe(201);
+    const calls = graphCalls(body.phone_number_id);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].path).toBe(`/v21.0/${body.phone_number_id}?fields=display_phone_number,verified_name`);
+    expect(calls[0].authorization).toBe(`Bearer ${body.access_token}`);
+    const [row] = await sql`select * from public.whatsapp_accounts where phone_number_id = ${body.phone_number_id}`;
+    expect(row.distributor_id).toBe(t.id);
+    expect(JSON.stringify(row)).not.toContain(body.access_token); // stored sealed
+    const keys = await deps.tenantKeys.get(t.id);
+    expect(await openAccessToken(keys, row.id, row as never)).toBe(body.access_token);
+  });
+
+  it("a wrong token, another number or an unknown id → 409, nothing stored, nothing audited", async () => {
+    const t = await createTenant(deps, sql);
+    const before = await tenantState(t.id);
+    const good = waBody();
+    // a token that cannot read the number (Graph: 401 OAuthException)
+    await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, { ...good, access_token: "EAAGbogus" }), 409, "Conflict");
+    // the token works, but the number is not the one submitted
+    const other = waBody();
+    graph.phoneNumbers.set(other.phone_number_id, { token: other.access_token, display_phone_number: "+44 7700 900123" });
+    await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, other), 409, "Conflict");
+    // an id Graph does not know (400 code 100)
+    const unknown = { ...waBody(), phone_number_id: phoneId() };
+    await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, unknown), 409, "Conflict");
+    expect(await tenantState(t.id)).toBe(before);
+    const [{ n }] = await sql`select count(*)::int as n from public.whatsapp_accounts
+                              where phone_number_id = any(${[good.phone_number_id, other.phone_number_id, unknown.phone_number_id]})`;
+    expect(n).toBe(0);
+  });
+
+  it("a number connected elsewhere answers a working token with the very 409 a failed proof gets", async () => {
+    const a = await createTenant(deps, sql);
+    const b = await createTenant(deps, sql);
+    const body = waBody();
+    expect((await api("POST", `/${a.id}/whatsapp`, a.users.OWNER.mfaToken, body)).status).toBe(201);
+    const beforeB = await tenantState(b.id);
+    // b holds a working token for the number (Graph proves it), but a connected it first
+    const taken = await conflictShape(await api("POST", `/${b.id}/whatsapp`, b.users.OWNER.mfaToken, body));
+    // a stranger's guess with a bogus token, for the same and for a free number
+    const stranger = await conflictShape(await api("POST", `/${b.id}/whatsapp`, b.users.OWNER.mfaToken, { ...body, access_token: "EAAGguess" }));
+    const free = waBody();
+    const unproven = await conflictShape(await api("POST", `/${b.id}/whatsapp`, b.users.OWNER.mfaToken, { ...free, access_token: "EAAGguess" }));
+    expect(taken).toEqual({ status: 409, keys: ["error", "requestId"], error: "Conflict", headers: expect.any(Array) });
+    expect(stranger).toEqual(taken);
+    expect(unproven).toEqual(taken);
+    expect(await tenantState(b.id)).toBe(beforeB);
+  });
+
+  it("Graph failing (5xx, 429, invalid answer), timing out or unreachable → 502 Upstream service error, nothing stored", async () => {
+    const t = await createTenant(deps, sql);
+    const before = await tenantState(t.id);
+    const scripted = [
+      graphError(500, 1, "An unknown error has occurred."), graphError(503, 2, "Service temporarily unavailable"),
+      graphError(429, 4, "Application request limit reached"), { status: 200, body: { id: "1" } }, { status: 200, body: "not json" },
+    ];
+    for (const r of scripted) {
+      graph.script(r);
+      await expectError(await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, waBody()), 502, "Upstream service error");
+    }
+    const slow = await testDeps(graphEnv({ GRAPH_API_TIMEOUT_MS: "150" }));
+    const down = await testDeps({ GRAPH_API_BASE_URL: "http://127.0.0.1:9" });
+    try {
+      graph.script({ ...graphError(500, 1, "late"), delayMs: 1_000 });
+      await expectError(await call(createApp(slow), "POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, waBody()), 502, "Upstream service error");
+      await expectError(await call(createApp(down), "POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, waBody()), 502, "Upstream service error");
+    } finally {
+      await slow.db.end();
+      await down.db.end();
+    }
+    expect(await tenantState(t.id)).toBe(before);
+  });
+
+  it("the gate before Graph (a stranger's token is never used), and no transaction open during the Graph call", async () => {
+    const t = await createTenant(deps, sql);
+    const outsider = await userWithMfa(sql);
+    for (const [token, status, error] of [
+      [t.users.MANAGER.mfaToken, 403, "Forbidden"], [t.users.OWNER.token, 403, "Multi-factor authentication required"],
+      [outsider.mfaToken, 404, "Not found"],
+    ] as const) {
+      const body = waBody();
+      await expectError(await api("POST", `/${t.id}/whatsapp`, token, body), status, error);
+      expect(graphCalls(body.phone_number_id)).toHaveLength(0);
+    }
+    // While Graph takes its time, the caller's membership row is not locked (the write
+    // transaction, which locks it for share, has not started).
+    const body = waBody();
+    graph.script({ status: 200, body: { display_phone_number: "+1 555-0100", verified_name: "Acme", id: body.phone_number_id }, delayMs: 600 });
+    const pending = api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, body);
+    for (let i = 0; i < 50 && graphCalls(body.phone_number_id).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(graphCalls(body.phone_number_id)).toHaveLength(1);
+    const locked = await sql.begin(async (tx) => {
+      await tx`set local lock_timeout = '100ms'`;
+      return await tx`select 1 from public.distributor_members where distributor_id = ${t.id} and user_id = ${t.users.OWNER.id} for update`
+        .then(() => false, () => true);
+    });
+    expect(locked).toBe(false);
+    expect((await pending).status).toBe(201);
   });
 
   it("bad bodies → 400 and nothing stored", async () => {
@@ -719,7 +825,7 @@ describe("OpenAPI document", () => {
 describe("400 answers name the failing field, never its value", () => {
   it("names the field in the body and in the log, and echoes no value", async () => {
     const lines: string[] = [];
-    const logged = await testDeps({ LOG_LEVEL: "debug" }, { logger: createLogger("debug", (l) => lines.push(l)) });
+    const logged = await testDeps(graphEnv({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => lines.push(l)) });
     try {
       const logApp = createApp(logged);
       const t = await createTenant(logged, sql);

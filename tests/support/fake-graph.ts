@@ -1,6 +1,7 @@
 // A fake Meta Graph API (WhatsApp Cloud API) on 127.0.0.1: records every request and answers
 // from a script (one entry per call, in order), then from a default (success with a fresh
-// wamid, or whatever setDefault chose). Point GRAPH_API_BASE_URL at `url`.
+// wamid, or whatever setDefault chose). Point GRAPH_API_BASE_URL at `url`. Phone numbers put in
+// `phoneNumbers` answer GET /<version>/<phone_number_id> as Meta does (after the script).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -29,7 +30,13 @@ export interface FakeGraph {
   script(...responses: ScriptedResponse[]): void;
   /** The answer once the script is used up (default: graphOk with a fresh wamid). */
   setDefault(response: ScriptedResponse | null): void;
-  /** Forget requests and script; back to the default answer. */
+  /**
+   * Phone numbers the fake knows (the script still answers first): GET /<version>/<id> with the
+   * number's token → 200 {display_phone_number, verified_name, id}; another token → 401
+   * OAuthException code 190; an id not in the map → 400 code 100, as Meta answers.
+   */
+  phoneNumbers: Map<string, { token: string; display_phone_number: string; verified_name?: string }>;
+  /** Forget requests, script and phone numbers; back to the default answer. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -60,8 +67,19 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** GET /<version>/<phone_number_id>: Meta's answer for the numbers the fake knows. */
+function phoneNumberAnswer(req: IncomingMessage, numbers: FakeGraph["phoneNumbers"]): ScriptedResponse | null {
+  const m = req.method === "GET" ? /^\/v\d+\.\d+\/(\d+)(\?|$)/.exec(req.url ?? "") : null;
+  if (!m) return null;
+  const n = numbers.get(m[1]);
+  if (!n) return graphError(400, 100, "Unsupported get request. Object with ID does not exist, cannot be loaded due to missing permissions, or does not support this operation.");
+  if (req.headers.authorization !== `Bearer ${n.token}`) return graphError(401, 190, "Invalid OAuth access token - Cannot parse access token");
+  return { status: 200, body: { display_phone_number: n.display_phone_number, verified_name: n.verified_name ?? "Test Business", id: m[1] } };
+}
+
 export async function startFakeGraph(): Promise<FakeGraph> {
   const requests: RecordedRequest[] = [];
+  const phoneNumbers: FakeGraph["phoneNumbers"] = new Map();
   let queue: ScriptedResponse[] = [];
   let fallback: ScriptedResponse | null = null;
 
@@ -81,7 +99,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       body,
     });
     const to = (body as { to?: string } | null)?.to;
-    const r = queue.shift() ?? fallback ?? graphOk(nextWamid(), typeof to === "string" ? to : undefined);
+    const r = queue.shift() ?? phoneNumberAnswer(req, phoneNumbers) ?? fallback ?? graphOk(nextWamid(), typeof to === "string" ? to : undefined);
     if (r.delayMs) await new Promise((resolve) => setTimeout(resolve, r.delayMs));
     if (res.destroyed) return;
     const payload = r.body === undefined ? "" : typeof r.body === "string" ? r.body : JSON.stringify(r.body);
@@ -94,6 +112,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    phoneNumbers,
     script: (...responses) => {
       queue.push(...responses);
     },
@@ -104,6 +123,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       requests.length = 0;
       queue = [];
       fallback = null;
+      phoneNumbers.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {
