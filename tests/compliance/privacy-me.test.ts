@@ -50,6 +50,8 @@ async function socialUser(canary: string): Promise<TestUser> {
             values (${u.id}, 'buffer', ${[`profile-${canary}`]}, ${`post-${canary}`}, 'published')`;
   await sql`insert into public.ai_responses (user_id, route, status, response_encrypted, response_iv, key_version)
             values (${u.id}, 'generate', 'ok', ${`ct-${canary}`}, 'iv', 1)`;
+  await sql`insert into public.support_tickets (user_id, content_encrypted, content_iv, key_version)
+            values (${u.id}, ${`ticket-${canary}`}, 'iv', 1)`;
   return u;
 }
 
@@ -87,7 +89,9 @@ describe("POST /me/export", () => {
 
     const [req] = await sql`select type, status, subject_user_id, requested_by, counts from public.privacy_requests where id = ${body.request_id}`;
     expect(req).toMatchObject({ type: "export", status: "completed", subject_user_id: u.id, requested_by: u.id });
-    expect(req.counts).toMatchObject({ user_secrets: 4, oauth_connections: 3, social_posts: 1, ai_responses: 1 });
+    expect(req.counts).toMatchObject({ user_secrets: 4, oauth_connections: 3, social_posts: 1, ai_responses: 1, support_tickets: 1 });
+    expect(body.support_tickets).toHaveLength(1);
+    expect(text).not.toContain(`ticket-${canary}`);
     const audit = await sql`select details from public.data_access_audit where user_id = ${u.id} and action = 'privacy.me_export'`;
     expect(audit).toHaveLength(1);
     expect(audit[0].details).toMatchObject({ request_id: body.request_id });
@@ -156,7 +160,7 @@ describe("POST /me/erase", () => {
     expect(body.tokens.not_revoked.sort()).toEqual(["buffer", "hootsuite"]);
     expect(world.basic.revoked.length + world.body.revoked.length).toBe(revokedBefore + 1);
     expect(logLines.some((l) => l.includes('"privacy.revoke_failed"') && l.includes('"platform":"hootsuite"'))).toBe(true);
-    expect(body.counts).toMatchObject({ user_secrets: 4, oauth_connections: 3, social_posts: 1, ai_responses: 1 });
+    expect(body.counts).toMatchObject({ user_secrets: 4, oauth_connections: 3, social_posts: 1, ai_responses: 1, support_tickets: 1 });
     expect(body.counts.oauth_states).toBeGreaterThanOrEqual(1);
     expect(body.counts.rate_limits).toBeGreaterThanOrEqual(1);
 
@@ -170,7 +174,7 @@ describe("POST /me/erase", () => {
     for (const { table, row } of rows) {
       if (!kept(table)) expect(row.includes(u.id), `${table} still holds the user's id: ${row.slice(0, 300)}`).toBe(false);
     }
-    const needles = [...ciphertexts, ...stateHashes, `post-${canary}`, `profile-${canary}`, `ct-${canary}`];
+    const needles = [...ciphertexts, ...stateHashes, `post-${canary}`, `profile-${canary}`, `ct-${canary}`, `ticket-${canary}`];
     for (const { table, row } of rows) for (const n of needles) expect(row.includes(n), `${table} still holds ${n}`).toBe(false);
     const dump = await dumpDatabase();
     expect(dump).toContain(other.id); // the dump is real
