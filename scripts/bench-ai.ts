@@ -1,0 +1,224 @@
+// ai-respond through the whole stack (the real Deno server, a throw-away PostgreSQL) against an
+// instant fake provider on 127.0.0.1 (tests/ai/fake-providers.ts, the fakes the tests use), in
+// one run:
+//
+// 1. POST /suggest: requests/s, p50, p99 at 10 connections (autocannon in its own process),
+//    next to the same fake called directly with the very request the gateway sends it (the
+//    same kind of load process, the same connections) → the gateway's added latency.
+//    Target: added p50 ≤ 5 ms.
+// 2. Time to first byte of a streamed suggestion (`stream: true`: first `delta` event), next to
+//    the fake's own time to first byte for the same streamed request.
+// 3. Time to a fallback answer when the primary (openai) answers 500: with the default policy
+//    (2 retries with full-jitter backoff from 250 ms, then anthropic), and once the primary is in
+//    cooldown (skipped after AI_FAILURE_THRESHOLD failures in a row).
+//
+//   npm run bench:ai            (or: npx tsx scripts/bench-ai.ts [--seconds 10] [--connections 10])
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import postgres from "postgres";
+import { loadConfig } from "../shared/config/index.ts";
+import { sealCustomerContact, sealMessageContent } from "../shared/messaging/index.ts";
+import { createDeps } from "../shared/runtime/deps.ts";
+import { createDistributor } from "../shared/tenancy/index.ts";
+import { startFakeProviders } from "../tests/ai/fake-providers.ts";
+import { exitOnSignals } from "./db/server.ts";
+import { startBenchStack } from "./lib/bench-stack.ts";
+import { root } from "./lib/deno.ts";
+import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
+
+interface LoadSpec {
+  url: string;
+  method: "GET" | "POST";
+  body?: string;
+  connections: number;
+  durationSeconds: number;
+  headerSets: Record<string, string>[];
+}
+interface LoadResult { requests: number; rps: number; p50: number; p99: number; non2xx: number; errors: number; timeouts: number }
+
+// ---- The load process: `tsx scripts/bench-ai.ts --load '<json>'` (scripts/lib/load.ts with a body).
+if (process.argv[2] === "--load") {
+  const spec = JSON.parse(process.argv[3]) as LoadSpec;
+  let next = 0;
+  const r = await autocannon({
+    url: spec.url, method: spec.method, body: spec.body, connections: spec.connections, duration: spec.durationSeconds,
+    setupClient: (client) => client.setHeaders(spec.headerSets[next++ % spec.headerSets.length]),
+  });
+  console.log(JSON.stringify({
+    requests: r.requests.total, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99,
+    non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts,
+  } satisfies LoadResult));
+  process.exit(0);
+}
+
+const { values: args } = parseArgs({
+  options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" }, samples: { type: "string", default: "40" } },
+});
+const SECONDS = Number(args.seconds);
+const CONNECTIONS = Number(args.connections);
+const SAMPLES = Number(args.samples);
+
+/** One load run in its own process (asynchronously: the fake provider answers from this one). */
+async function load(spec: LoadSpec): Promise<LoadResult> {
+  const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/tsx`, [`${root}scripts/bench-ai.ts`, "--load", JSON.stringify(spec)], { encoding: "utf8", maxBuffer: 1 << 26 });
+  return JSON.parse(stdout.trim().split("\n").pop()!) as LoadResult;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+/** Milliseconds until the first body chunk containing `marker` (and the whole body read). */
+async function firstByte(url: string, init: RequestInit, marker: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(url, init);
+  if (res.status !== 200) throw new Error(`status ${res.status}: ${await res.text()}`);
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let seen = "", at = -1;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    seen += dec.decode(value, { stream: true });
+    if (at < 0 && seen.includes(marker)) at = performance.now() - t0;
+  }
+  if (at < 0) throw new Error(`no ${marker} in the stream: ${seen.slice(0, 300)}`);
+  return at;
+}
+
+async function main() {
+  exitOnSignals();
+  const fake = await startFakeProviders();
+  const stack = await startBenchStack({
+    ...fake.env,
+    AI_SUGGEST_RATE_LIMIT_PER_MINUTE: "1000000",
+    AI_MONTHLY_BUDGET_USD: "1000000",
+    SECURITY_IP_LIMIT: "1000000",
+    ...(process.env.BENCH_LOG_LEVEL ? { LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}),
+  });
+  const sql = postgres(stack.db.url, { max: 2, onnotice: () => {} });
+  const deps = await createDeps(loadConfig({ ...stack.env, DB_POOL_MAX: "2", LOG_LEVEL: "silent" }));
+  try {
+    // One distributor, one customer conversation with a few messages; CONNECTIONS members (OWNER
+    // and MANAGERs, all with ai.view_suggestions), one virtual user per connection.
+    const users = Array.from({ length: CONNECTIONS }, () => crypto.randomUUID());
+    for (const id of users) await ensureUser(sql, id);
+    const d = await deps.db.withService((tx) => createDistributor(tx, deps.keyring, { name: "Bench AI", ownerId: users[0] }));
+    for (const id of users.slice(1)) await sql`insert into public.distributor_members (distributor_id, user_id, role) values (${d.id}, ${id}, 'MANAGER')`;
+    const keys = await deps.tenantKeys.get(d.id);
+    const customerId = crypto.randomUUID();
+    const contact = await sealCustomerContact(keys, customerId, { name: "Ada" });
+    await sql`insert into public.customers (id, distributor_id, contact_encrypted, contact_iv, key_version)
+              values (${customerId}, ${d.id}, ${contact.contact_encrypted}, ${contact.contact_iv}, ${contact.key_version})`;
+    const conversationId = crypto.randomUUID();
+    await sql`insert into public.conversations (id, distributor_id, customer_id, channel, status, last_message_at)
+              values (${conversationId}, ${d.id}, ${customerId}, 'whatsapp', 'open', now())`;
+    const texts = ["Hi, is the order on its way?", "It was order 1042.", "You can reach me at ada@example.com", "Thanks, any update?"];
+    let messageId = "";
+    for (const [i, text] of texts.entries()) {
+      messageId = crypto.randomUUID();
+      const s = await sealMessageContent(keys, messageId, { text });
+      await sql`insert into public.messages (id, distributor_id, conversation_id, channel, direction, message_type,
+                  content_encrypted, content_iv, key_version, preview, status, created_at)
+                values (${messageId}, ${d.id}, ${conversationId}, 'whatsapp', ${i % 2 ? "outbound" : "inbound"}, 'text',
+                  ${s.content_encrypted}, ${s.content_iv}, ${s.key_version}, 'preview', 'received', now() - ${`${10 - i} seconds`}::interval)`;
+    }
+    const headerSets = await Promise.all(users.map(async (sub) => ({
+      authorization: `Bearer ${await signDevToken(stack.env.SUPABASE_JWT_SECRET, { sub })}`,
+      "x-distributor-id": d.id,
+      "content-type": "application/json",
+    })));
+    const suggestUrl = `${stack.origin}/functions/v1/ai-respond/suggest`;
+    const suggest = (stream = false) => fetch(suggestUrl, { method: "POST", headers: headerSets[0], body: JSON.stringify({ message_id: messageId, stream }) });
+
+    // The request the gateway sends the provider, recorded by the fake: the direct baseline replays it.
+    fake.reset();
+    const first = await suggest();
+    if (first.status !== 200) throw new Error(`suggest: ${first.status} ${await first.text()}\n${(stack.server as { output?: () => string }).output?.() ?? ""}`);
+    const answer = await first.json() as { provider: string; model: string };
+    const [sent] = fake.calls("openai");
+    const directUrl = `${fake.url}${sent.path}`;
+    const directHeaders = { authorization: String(sent.headers.authorization), "content-type": "application/json" };
+    console.log(`setup: suggestion from ${answer.provider}/${answer.model}; the gateway's provider request is ${sent.body.length} bytes (POST ${sent.path})`);
+
+    // ------------------------------------------------------------ 1. throughput and added latency
+    const gw: LoadSpec = { url: suggestUrl, method: "POST", body: JSON.stringify({ message_id: messageId }), connections: CONNECTIONS, durationSeconds: SECONDS, headerSets };
+    const direct: LoadSpec = { url: directUrl, method: "POST", body: sent.body, connections: CONNECTIONS, durationSeconds: SECONDS, headerSets: [directHeaders] };
+    await load({ ...gw, durationSeconds: 2 }); // warm-up (JIT, pool, caches)
+    await load({ ...direct, durationSeconds: 2 });
+    const rounds: { gw: LoadResult; direct: LoadResult }[] = [];
+    for (let r = 0; r < 2; r++) {
+      // Alternate the order so a drift of this shared machine's speed biases neither side.
+      const a = await (r % 2 ? load(direct) : load(gw));
+      const b = await (r % 2 ? load(gw) : load(direct));
+      rounds.push(r % 2 ? { direct: a, gw: b } : { gw: a, direct: b });
+    }
+    for (const [i, r] of rounds.entries()) {
+      for (const [k, v] of Object.entries(r)) {
+        if (v.non2xx || v.errors || v.timeouts) console.warn(`round ${i + 1} ${k}: ${v.non2xx} non-2xx, ${v.errors} errors, ${v.timeouts} timeouts`);
+      }
+      console.log(`round ${i + 1}: /suggest ${r.gw.rps.toFixed(0)} req/s p50 ${r.gw.p50} ms p99 ${r.gw.p99} ms | fake direct ${r.direct.rps.toFixed(0)} req/s p50 ${r.direct.p50} ms p99 ${r.direct.p99} ms`);
+    }
+    const best = rounds.reduce((a, b) => (b.gw.p50 - b.direct.p50 < a.gw.p50 - a.direct.p50 ? b : a));
+    const worst = rounds.reduce((a, b) => (b.gw.p50 - b.direct.p50 > a.gw.p50 - a.direct.p50 ? b : a));
+    const added = worst.gw.p50 - worst.direct.p50;
+    console.log(`suggest: added p50 ${best.gw.p50 - best.direct.p50}–${added} ms, added p99 ${worst.gw.p99 - worst.direct.p99} ms at ${CONNECTIONS} connections (target added p50 ≤ 5 ms): ${added <= 5 ? "OK" : "ABOVE TARGET"}`);
+    // The same at one connection: the gateway's own path length, without queueing behind others.
+    const one = { gw: await load({ ...gw, connections: 1 }), direct: await load({ ...direct, connections: 1 }) };
+    console.log(`suggest, 1 connection: /suggest ${one.gw.rps.toFixed(0)} req/s p50 ${one.gw.p50} ms p99 ${one.gw.p99} ms | fake direct p50 ${one.direct.p50} ms p99 ${one.direct.p99} ms → added p50 ${one.gw.p50 - one.direct.p50} ms`);
+
+    // ------------------------------------------------------------ 2. time to first byte, streamed
+    fake.reset();
+    fake.setDefault("openai", { chunks: ["Thanks for ", "your message, ", "we are on it."] });
+    const streamBody = JSON.stringify({ message_id: messageId, stream: true });
+    await firstByte(suggestUrl, { method: "POST", headers: headerSets[0], body: streamBody }, "event: delta");
+    const [sentStream] = fake.calls("openai");
+    const gwTtfb: number[] = [], directTtfb: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      gwTtfb.push(await firstByte(suggestUrl, { method: "POST", headers: headerSets[i % headerSets.length], body: streamBody }, "event: delta"));
+      directTtfb.push(await firstByte(directUrl, { method: "POST", headers: directHeaders, body: sentStream.body }, "data:"));
+    }
+    console.log(`stream: first delta through /suggest p50 ${ms(pct(gwTtfb, 50))} p99 ${ms(pct(gwTtfb, 99))}; fake's first chunk direct p50 ${ms(pct(directTtfb, 50))} (${SAMPLES} sequential requests)`);
+
+    // ------------------------------------------------------------ 3. fallback when the primary answers 500
+    fake.reset();
+    fake.setDefault("openai", { status: 500 });
+    const fallback: number[] = [], cooled: number[] = [];
+    const providers = new Set<string>();
+    for (let i = 0; i < Math.min(SAMPLES, 20); i++) {
+      await sql`delete from private.ai_provider_health`; // the primary is tried (and retried) every time
+      const t0 = performance.now();
+      const res = await suggest();
+      const body = await res.json() as { provider?: string };
+      fallback.push(performance.now() - t0);
+      if (res.status !== 200) throw new Error(`fallback: ${res.status}`);
+      providers.add(body.provider!);
+    }
+    const tries = fake.calls("openai").length / Math.min(SAMPLES, 20);
+    // Now let it reach the cooldown: later requests skip the primary without calling it.
+    for (let i = 0; i < 8; i++) await (await suggest()).arrayBuffer();
+    const before = fake.calls("openai").length;
+    for (let i = 0; i < SAMPLES; i++) {
+      const t0 = performance.now();
+      const res = await suggest();
+      await res.arrayBuffer();
+      cooled.push(performance.now() - t0);
+    }
+    const skipped = fake.calls("openai").length === before;
+    console.log(`fallback: primary 500 → answer from ${[...providers].join(",")} p50 ${ms(pct(fallback, 50))} p99 ${ms(pct(fallback, 99))} ` +
+      `(${tries.toFixed(1)} primary attempts each: 2 retries, full-jitter backoff from AI_BACKOFF_BASE_MS=${loadConfig(stack.env).AI_BACKOFF_BASE_MS} ms)`);
+    console.log(`fallback: primary in cooldown (${skipped ? "not called" : "STILL CALLED"}) p50 ${ms(pct(cooled, 50))} p99 ${ms(pct(cooled, 99))}`);
+  } finally {
+    await sql.end();
+    await deps.db.end();
+    await stack.stop();
+    await fake.close();
+  }
+}
+
+await main();
+process.exit(0);
