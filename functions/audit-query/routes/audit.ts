@@ -94,7 +94,7 @@ async function readPage(tx: Tx, s: Source, w: Window, cursor: Cursor | undefined
       where ${s.where(tx)}
         and created_at >= ${w.from}::text::timestamptz and created_at < ${w.to}::text::timestamptz
         ${cursor ? tx`and (created_at, id) < (${cursor.ts}::text::timestamptz, ${cursor.id}::uuid)` : tx``}
-      order by created_at desc, id desc
+      order by ${tx(s.table)}.created_at desc, id desc -- the column, not the text alias: index order, no sort
       limit ${limit + 1}
     )${audit ? tx`, audit as (select ${audit(tx)} from pg)` : tx``}
     select ${audit ? tx`(select count(*) from audit)::int` : tx`0`} as audited,

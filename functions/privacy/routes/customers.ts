@@ -227,7 +227,7 @@ export function customerRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<
           from public.privacy_requests where distributor_id = ${t.id}
             ${q.status ? tx`and status = ${q.status}` : tx``}
             ${q.cursor ? tx`and (created_at, id) < (${q.cursor.ts}::text::timestamptz, ${q.cursor.id}::uuid)` : tx``}
-          order by created_at desc, id desc limit ${q.limit + 1}
+          order by privacy_requests.created_at desc, id desc limit ${q.limit + 1}
         ), audit as (
           select ${t.auditCall(tx, "privacy.requests_read", "privacy_requests", { detailsSql: tx`jsonb_build_object('count', least(count(*), ${q.limit}))` })} from pg
         )

@@ -110,11 +110,11 @@ export function meRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<AppEnv
       const secretAudit = await tx<Record<string, unknown>[]>`
         select id, service_name, operation, success, host(ip_address) as ip_address, user_agent, error_message,
                to_json(created_at) #>> '{}' as created_at
-        from public.secret_audit_logs where user_id = ${uid} order by created_at desc, id desc limit ${ME_EXPORT_AUDIT_MAX + 1}`;
+        from public.secret_audit_logs where user_id = ${uid} order by secret_audit_logs.created_at desc, id desc limit ${ME_EXPORT_AUDIT_MAX + 1}`;
       const ownAudit = await tx<Record<string, unknown>[]>`
         select id, action, table_name, record_id, host(ip_address) as ip_address, user_agent, details, to_json(created_at) #>> '{}' as created_at
         from public.data_access_audit where user_id = ${uid} and distributor_id is null
-        order by created_at desc, id desc limit ${ME_EXPORT_AUDIT_MAX + 1}`;
+        order by data_access_audit.created_at desc, id desc limit ${ME_EXPORT_AUDIT_MAX + 1}`;
       const truncated = secretAudit.length > ME_EXPORT_AUDIT_MAX || ownAudit.length > ME_EXPORT_AUDIT_MAX;
       const counts: Record<string, number> = { user_secrets: secrets.length };
       for (const [k, v] of Object.entries(tables)) counts[k] = v.length;

@@ -120,7 +120,7 @@ export function ticketRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<Ap
       from public.support_tickets
       where user_id = (select auth.uid())
         ${q.cursor ? tx`and (created_at, id) < (${q.cursor.ts}::text::timestamptz, ${q.cursor.id}::uuid)` : tx``}
-      order by created_at desc, id desc limit ${q.limit + 1}`);
+      order by support_tickets.created_at desc, id desc limit ${q.limit + 1}`); // order by the column (index order), not the text alias
     const p = page(rows, q.limit, (r) => ({ ts: r.created_at, id: r.id }));
     const items = await Promise.all(p.items.map(async (r) => {
       let doc: Sealed;
