@@ -143,7 +143,7 @@ function modelsBody(p: Provider): unknown {
   return { models: [{ name: "models/gemini-2.5-flash", displayName: "Gemini 2.5 Flash" }] };
 }
 
-export async function startFakeProviders(): Promise<FakeProviders> {
+export async function startFakeProviders(port = 0): Promise<FakeProviders> {
   const requests: Recorded[] = [];
   const scripts = new Map<Provider, Scripted[]>();
   const defaults = new Map<Provider, Scripted>();
@@ -229,7 +229,7 @@ export async function startFakeProviders(): Promise<FakeProviders> {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
