@@ -67,8 +67,9 @@ async function cleanup(sql: postgres.Sql) {
   const started = performance.now();
   for (;;) {
     const t0 = performance.now();
-    const [r] = await sql<{ r: { run_id: string; total: number; done: boolean; error?: string } }[]>`
+    const rows: { r: { run_id: string; total: number; done: boolean; error?: string } }[] = await sql`
       select private.retention_cleanup(${BATCH}::int, ${BATCH}::int, 'manual', ${run}::uuid) as r`;
+    const [r] = rows;
     durations.push(performance.now() - t0);
     if (r.r.error) throw new Error(`cleanup failed: ${r.r.error}`);
     run = r.r.run_id;
