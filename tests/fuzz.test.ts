@@ -16,7 +16,7 @@ import { createTenant, type Tenant } from "./support/tenancy.ts";
 
 type App = { request: (url: string, init?: RequestInit) => Response | Promise<Response> };
 type Param = { name: string; in: string; required?: boolean };
-type Operation = { operationId?: string; parameters?: Param[]; requestBody?: unknown };
+type Operation = { operationId?: string; parameters?: Param[]; requestBody?: unknown; responses?: Record<string, { content?: Record<string, unknown> }> };
 
 const WHATSAPP_SECRET = "whatsapp-app-secret-for-tests"; // tests/support/harness.ts
 
@@ -78,11 +78,15 @@ afterAll(async () => {
   await sql?.end();
 });
 
-function expectSafe(where: string, res: Response, text: string) {
+function expectSafe(where: string, res: Response, text: string, op: Operation) {
   expect([where, res.status < 500 || res.status === 501 || res.status === 502]).toEqual([where, true]);
   expect([where, res.headers.get("x-request-id")]).toEqual([where, expect.stringMatching(/^[0-9a-f-]{36}$/)]);
   expect([where, INTERNAL.test(text) ? text.slice(0, 300) : "clean"]).toEqual([where, "clean"]);
-  if (res.status >= 400) {
+  const type = (res.headers.get("content-type") ?? "").split(";")[0].trim();
+  if (res.status >= 400 && type !== "application/json") {
+    // Only where the document says so (e.g. a browser redirect's HTML error page).
+    expect([where, type, Object.keys(op.responses?.[String(res.status)]?.content ?? {})]).toEqual([where, type, expect.arrayContaining([type])]);
+  } else if (res.status >= 400) {
     const body = JSON.parse(text) as Record<string, unknown>;
     expect([where, typeof body.error, body.requestId]).toEqual([where, "string", res.headers.get("x-request-id")]);
     expect([where, Object.keys(body).filter((k) => !["error", "requestId", "issues"].includes(k))]).toEqual([where, []]);
@@ -121,7 +125,7 @@ describe.each(names)("fuzz %s", (name) => {
         const res = await app.request(`http://localhost/functions/v1/${name}${url === "/" ? "" : url}${qs ? `?${qs}` : ""}`, {
           method, headers, body: method === "GET" || method === "HEAD" ? undefined : r.body,
         });
-        expectSafe(where, res, await res.text());
+        expectSafe(where, res, await res.text(), op);
         statuses.push(res.status);
       }), { numRuns: RUNS, endOnFailure: true });
     }
