@@ -1,44 +1,32 @@
 // Sessions: sensitive actions (secret reads, MFA-gated admin actions, exports) refuse a token
 // whose session_id names a session that no longer exists (signed out, revoked); ordinary reads
 // accept it until it expires; a token without session_id is judged by signature and expiry.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createApp as secretsApp } from "../functions/manage-user-secrets/app.ts";
 import { createApp as distributorsApp } from "../functions/distributors/app.ts";
-import type { Deps } from "../shared/runtime/deps.ts";
 import { createSession, ensureUser, signDevToken } from "../scripts/lib/dev-tokens.ts";
-import { adminSql, bearer, TEST_JWT_SECRET, testDeps } from "./support/harness.ts";
-import { createTenant } from "./support/tenancy.ts";
+import { test as base } from "./support/fixtures.ts";
+import { bearer, TEST_JWT_SECRET } from "./support/harness.ts";
 
-let deps: Deps;
-let sql: postgres.Sql;
-let secrets: ReturnType<typeof secretsApp>;
-let distributors: ReturnType<typeof distributorsApp>;
-beforeAll(async () => {
-  deps = await testDeps();
-  sql = adminSql();
-  secrets = secretsApp(deps);
-  distributors = distributorsApp(deps);
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
+const test = base
+  .extend("secrets", { scope: "file" }, async ({ deps }) => secretsApp(deps))
+  .extend("distributors", { scope: "file" }, async ({ deps }) => distributorsApp(deps));
 
 const SECRETS = "http://localhost/functions/v1/manage-user-secrets";
 const DISTRIBUTORS = "http://localhost/functions/v1/distributors";
 
-async function signedIn(userId: string, aal: "aal1" | "aal2" = "aal1") {
+async function signedIn(sql: postgres.Sql, userId: string, aal: "aal1" | "aal2" = "aal1") {
   const sessionId = await createSession(sql, userId, { aal });
   return { sessionId, token: await signDevToken(TEST_JWT_SECRET, { sub: userId, sessionId, aal }) };
 }
-const signOut = (sessionId: string) => sql`delete from auth.sessions where id = ${sessionId}`;
+const signOut = (sql: postgres.Sql, sessionId: string) => sql`delete from auth.sessions where id = ${sessionId}`;
 
 describe("secret reads", () => {
-  it("a signed-out session cannot read a secret (401), still lists metadata until the token expires", async () => {
+  test("a signed-out session cannot read a secret (401), still lists metadata until the token expires", async ({ sql, secrets }) => {
     const id = crypto.randomUUID();
     await ensureUser(sql, id, `${id.slice(0, 8)}@example.test`);
-    const s = await signedIn(id);
+    const s = await signedIn(sql, id);
     const save = await secrets.request(`${SECRETS}?action=save`, {
       method: "POST", headers: bearer(s.token, { "content-type": "application/json" }),
       body: JSON.stringify({ serviceName: "openai_api_key_encrypted", value: "sk-session" }),
@@ -47,7 +35,7 @@ describe("secret reads", () => {
     const get = () => secrets.request(`${SECRETS}?action=get&serviceName=openai_api_key_encrypted`, { headers: bearer(s.token) });
     expect(await (await get()).json()).toEqual({ value: "sk-session" });
 
-    await signOut(s.sessionId);
+    await signOut(sql, s.sessionId);
     const refused = await get();
     expect(refused.status).toBe(401);
     expect((await refused.json()).error).toBe("Authentication required");
@@ -61,7 +49,7 @@ describe("secret reads", () => {
     ]);
   });
 
-  it("an expired session row is as good as gone", async () => {
+  test("an expired session row is as good as gone", async ({ sql, secrets }) => {
     const id = crypto.randomUUID();
     await ensureUser(sql, id, `${id.slice(0, 8)}@example.test`);
     const sessionId = await createSession(sql, id, { expiresInSeconds: -60 });
@@ -74,7 +62,7 @@ describe("secret reads", () => {
     expect(res.status).toBe(401);
   });
 
-  it("a token without session_id (minted by the backend) is judged by signature and expiry alone", async () => {
+  test("a token without session_id (minted by the backend) is judged by signature and expiry alone", async ({ sql, secrets }) => {
     const id = crypto.randomUUID();
     await ensureUser(sql, id, `${id.slice(0, 8)}@example.test`);
     const token = await signDevToken(TEST_JWT_SECRET, { sub: id });
@@ -88,12 +76,12 @@ describe("secret reads", () => {
 });
 
 describe("MFA-gated admin actions", () => {
-  it("key rotation refuses a signed-out aal2 session (401); listing members still works", async () => {
-    const t = await createTenant(deps, sql);
-    const s = await signedIn(t.users.OWNER.id, "aal2");
+  test("key rotation refuses a signed-out aal2 session (401); listing members still works", async ({ sql, distributors, tenant }) => {
+    const t = tenant;
+    const s = await signedIn(sql, tenant.users.OWNER.id, "aal2");
     const rotate = () => distributors.request(`${DISTRIBUTORS}/${t.id}/rotate-key`, { method: "POST", headers: bearer(s.token) });
     expect((await rotate()).status).toBe(200);
-    await signOut(s.sessionId);
+    await signOut(sql, s.sessionId);
     const refused = await rotate();
     expect(refused.status).toBe(401);
     const [{ n }] = await sql`select count(*)::int as n from public.encryption_keys where distributor_id = ${t.id} and purpose = 'data'`;

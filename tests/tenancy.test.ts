@@ -1,22 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { describe, expect, it } from "vitest";
 import { PERMISSIONS, ROLES, SENSITIVE_PERMISSIONS, can, canManageRole } from "../shared/tenancy/index.ts";
 import { openMessageContent, sealMessageContent, phoneLookupHash } from "../shared/messaging/index.ts";
 import { rotateDataKey, DistributorKeyCache } from "../shared/tenancy/keys.ts";
-import type { Deps } from "../shared/runtime/deps.ts";
-import { adminSql, testDeps } from "./support/harness.ts";
-import { createTenant } from "./support/tenancy.ts";
-
-let deps: Deps;
-let sql: postgres.Sql;
-beforeAll(async () => {
-  deps = await testDeps();
-  sql = adminSql();
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
+import { test } from "./support/fixtures.ts";
 
 describe("permission matrix", () => {
   // Written out literally, role by role, so a change to the matrix has to change this test too.
@@ -59,7 +45,7 @@ describe("permission matrix", () => {
     ]);
   });
 
-  it("is the same data in private.role_permissions (used by RLS)", async () => {
+  test("is the same data in private.role_permissions (used by RLS)", async ({ sql }) => {
     const rows = await sql`select role, permission from private.role_permissions`;
     const fromDb = new Set(rows.map((r) => `${r.role}:${r.permission}`));
     const fromTs = new Set(ROLES.flatMap((r) => PERMISSIONS.filter((p) => can(r, p)).map((p) => `${r}:${p}`)));
@@ -68,8 +54,7 @@ describe("permission matrix", () => {
 });
 
 describe("distributor keys", () => {
-  it("seals message content per row and keeps old versions readable after rotation", async () => {
-    const t = await createTenant(deps, sql);
+  test("seals message content per row and keeps old versions readable after rotation", async ({ deps, sql, tenant: t }) => {
     const keys = await deps.tenantKeys.get(t.id);
     const id = crypto.randomUUID();
     const sealed = await sealMessageContent(keys, id, { text: "call me on +44 7700 900123" });
@@ -91,8 +76,7 @@ describe("distributor keys", () => {
     expect(n).toBe(2); // one data, one lookup
   });
 
-  it("stores keys only wrapped", async () => {
-    const t = await createTenant(deps, sql);
+  test("stores keys only wrapped", async ({ deps, sql, tenant: t }) => {
     const rows = await sql`select wrapped_key, master_key_version from public.encryption_keys where distributor_id = ${t.id}`;
     expect(rows).toHaveLength(2);
     for (const r of rows) {
