@@ -7,7 +7,7 @@
 // code and title (→ 502). Attachments travel as links appended to the text body (one Graph
 // message, one wamid, statuses tracked as for any text).
 import { z } from "@hono/zod-openapi";
-import { ApiError, json, jsonBody, RESPONSE_HEADERS, route, type Router } from "../../../shared/http/index.ts";
+import { ApiError, currentDeadline, json, jsonBody, RESPONSE_HEADERS, route, type Router } from "../../../shared/http/index.ts";
 import { describeError } from "../../../shared/log/index.ts";
 import {
   buildPreview, openAccessToken, openCustomerContact, sealMessageContent, sealPreview, type MessageContent,
@@ -110,10 +110,18 @@ async function resolveTarget(deps: Deps, distributorId: string, conversationId: 
 async function deliver(deps: Deps, s: Stored): Promise<SendResult> {
   const resolved = await resolveTarget(deps, s.distributorId, s.conversationId, s.keys);
   if ("error" in resolved) return { ok: false, attempts: 0, reason: "not_sendable", ...resolved.error };
-  return await sendWhatsAppText(
-    { baseUrl: deps.config.GRAPH_API_BASE_URL, version: deps.config.GRAPH_API_VERSION, timeoutMs: deps.config.GRAPH_API_TIMEOUT_MS, fetch: deps.fetch },
-    { ...resolved.target, body: s.body, previewUrl: s.previewUrl },
-  );
+  // The Graph send has its own timeouts and back-off: the request's database deadline waits
+  // through all of it (retry sleeps included), not only through each fetch.
+  const deadline = currentDeadline();
+  deadline?.suspend();
+  try {
+    return await sendWhatsAppText(
+      { baseUrl: deps.config.GRAPH_API_BASE_URL, version: deps.config.GRAPH_API_VERSION, timeoutMs: deps.config.GRAPH_API_TIMEOUT_MS, fetch: deps.fetch },
+      { ...resolved.target, body: s.body, previewUrl: s.previewUrl },
+    );
+  } finally {
+    deadline?.resume();
+  }
 }
 
 async function recordOutcome(deps: Deps, distributorId: string, messageId: string, r: SendResult): Promise<void> {
