@@ -7,6 +7,8 @@ import { Hono } from "hono";
 declare const Deno: {
   args: string[];
   env: { get(k: string): string | undefined };
+  addSignalListener(signal: "SIGTERM", handler: () => void): void;
+  exit(code: number): never;
   serve(opts: { port: number; hostname: string; onListen?: () => void }, handler: (req: Request) => Response | Promise<Response>): unknown;
 };
 
@@ -23,4 +25,6 @@ if (mode === "hello") {
     return c.json({ one: row.one });
   });
 }
+// Exit normally on SIGTERM (so `--cpu-prof` writes its profile).
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
 Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);

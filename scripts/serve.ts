@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { depsFromEnv } from "../shared/runtime/deps.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { keepServingOnUnhandledRejection } from "../shared/runtime/deno.ts";
+import { flushLogs, flushLogsSync } from "../shared/log/index.ts";
 import { createFunctionApp, createRouter } from "../shared/http/index.ts";
 import { MERGED_INFO, mergeOpenApi, type FunctionDocument, type JsonObject } from "./lib/openapi-merge.ts";
 
@@ -23,6 +24,7 @@ declare const Deno: {
 type App = { fetch: (req: Request) => Response | Promise<Response> };
 
 keepServingOnUnhandledRejection();
+globalThis.addEventListener("unload", () => flushLogsSync());
 let deps: Deps;
 try {
   deps = await depsFromEnv(Deno.env.toObject());
@@ -125,7 +127,8 @@ docsApp.onError((err, c) => {
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
-    deps.db.end().finally(() => Deno.exit(0));
+    // Queued log lines are written before exiting (shared/log writes in batches).
+    Promise.allSettled([deps.db.end(), flushLogs()]).finally(() => Deno.exit(0));
   });
 }
 

@@ -1,4 +1,5 @@
-// Every request has a deadline. The HTTP frame starts it (one timer per request) and carries it
+// Every request has a deadline. The HTTP frame starts it (no timer of its own: one shared sweeper
+// looks at the deadlines in flight every DEADLINE_TICK_MS) and carries it
 // to shared/db in an AsyncLocalStorage (node:async_hooks: Node and Deno), so no handler has to
 // pass it along. The database layer races each step against it and never commits past it; the
 // frame answers 503 itself if the handler is still busy `graceMs` after it (a request is never
@@ -19,20 +20,48 @@ export const DEFAULT_REQUEST_DEADLINE_MS = 5_000;
 /** How long after the deadline the frame answers 503 for a handler that is still busy. */
 export const DEFAULT_DEADLINE_GRACE_MS = 750;
 
+/**
+ * How often the one shared sweeper looks at the deadlines in flight. A request costs no timer of
+ * its own (issue 10: a timer per request was a visible share of the frame); a deadline fires at
+ * most this late.
+ */
+export const DEADLINE_TICK_MS = 20;
+
+const live = new Set<Deadline>();
+let sweeper: ReturnType<typeof setInterval> | undefined;
+
+function sweep(): void {
+  if (live.size === 0) {
+    // Stopped lazily (on an idle tick), so a server under load never re-arms it per request.
+    clearInterval(sweeper);
+    sweeper = undefined;
+    return;
+  }
+  const now = performance.now();
+  for (const d of live) d.check(now);
+}
+
+function track(d: Deadline): void {
+  live.add(d);
+  if (sweeper === undefined) {
+    sweeper = setInterval(sweep, DEADLINE_TICK_MS);
+    (sweeper as { unref?: () => void }).unref?.(); // never keeps a process alive by itself
+  }
+}
+
 export class Deadline {
   /** performance.now() at which the budget runs out. */
   at: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #expired: Promise<never> | undefined;
   #reject: ((e: DeadlineExceeded) => void) | undefined;
   #done = false;
   #suspended = 0;
-  #firedWhileSuspended = false;
+  #listener: (() => void) | undefined;
   #listeners: (() => void)[] | undefined;
 
   constructor(readonly budgetMs: number) {
     this.at = performance.now() + budgetMs;
-    this.#arm(budgetMs);
+    track(this);
   }
 
   /** Milliseconds left (the whole budget while suspended for a third-party call). */
@@ -58,6 +87,7 @@ export class Deadline {
   /** Called once when the deadline passes. */
   onExpire(fn: () => void): void {
     if (this.#done) fn();
+    else if (!this.#listener) this.#listener = fn;
     else (this.#listeners ??= []).push(fn);
   }
 
@@ -70,35 +100,24 @@ export class Deadline {
   resume(): void {
     if (this.#suspended === 0 || --this.#suspended > 0 || this.#done) return;
     this.at = performance.now() + this.budgetMs;
-    if (this.#firedWhileSuspended) {
-      this.#firedWhileSuspended = false;
-      this.#arm(this.budgetMs);
-    }
   }
 
-  /** The request was answered: stop the timer. */
+  /** The request was answered: the deadline no longer fires. */
   dispose(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    live.delete(this);
   }
 
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, ms));
-  }
-
-  #fire(): void {
-    this.#timer = undefined;
-    if (this.#suspended) {
-      this.#firedWhileSuspended = true;
-      return;
-    }
-    const left = this.at - performance.now();
-    if (left > 1) return this.#arm(left); // moved by a third-party call
+  /** The sweeper's look (also usable by tests): fire if the budget has run out. */
+  check(now = performance.now()): void {
+    if (this.#done || this.#suspended || now < this.at) return;
     this.#done = true;
+    live.delete(this);
     this.#reject?.(new DeadlineExceeded());
-    const ls = this.#listeners;
-    this.#listeners = undefined;
-    ls?.forEach((fn) => fn());
+    const first = this.#listener;
+    const rest = this.#listeners;
+    this.#listener = this.#listeners = undefined;
+    first?.();
+    rest?.forEach((fn) => fn());
   }
 }
 
@@ -159,12 +178,13 @@ export function requestDeadline(o: DeadlineOptions): MiddlewareHandler {
   const graceMs = o.graceMs ?? DEFAULT_DEADLINE_GRACE_MS;
   return async (c, next) => {
     const d = new Deadline(o.ms ?? defaultBudgetMs);
-    let late: (() => void) | undefined;
-    const tooLate = new Promise<false>((resolve) => (late = () => setTimeout(() => resolve(false), graceMs)));
-    d.onExpire(late!);
-    const work = storage.run(d, next);
     try {
-      const finished = await Promise.race([work.then(() => true as const), tooLate]);
+      const work = storage.run(d, next);
+      // Resolves true when the handler is done, false `graceMs` after the deadline if it is not.
+      const finished = await new Promise<boolean>((resolve, reject) => {
+        work.then(() => resolve(true), reject);
+        d.onExpire(() => setTimeout(() => resolve(false), graceMs));
+      });
       if (!finished) {
         work.catch(() => {}); // the handler may still fail; it is no longer listened to
         o.onLate?.(c);

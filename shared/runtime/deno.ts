@@ -2,12 +2,29 @@
 // naming the variable (never its value), and every request then gets 500 "Configuration error".
 import type { Hono } from "hono";
 import { ConfigError } from "../config/index.ts";
+import { flushLogs, flushLogsSync } from "../log/index.ts";
 import { depsFromEnv, type Deps } from "./deps.ts";
 
 declare const Deno: {
   env: { toObject(): Record<string, string> };
   serve(opts: { port: number }, handler: (req: Request) => Response | Promise<Response>): unknown;
+  addSignalListener(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  exit(code: number): never;
 };
+
+/**
+ * Log lines are written in batches off the request path (shared/log): write what is queued when
+ * the instance stops. The edge runtime sends beforeunload/unload; a process of its own gets SIGTERM.
+ */
+export function flushLogsOnShutdown(): void {
+  globalThis.addEventListener("beforeunload", () => void flushLogs());
+  globalThis.addEventListener("unload", () => flushLogsSync());
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    try {
+      Deno.addSignalListener(signal, () => void flushLogs().finally(() => Deno.exit(0)));
+    } catch { /* not offered by this runtime: unload still flushes */ }
+  }
+}
 
 // deno-lint-ignore no-explicit-any
 /** Never let a stray rejected promise take the whole server down; log its class only. */
@@ -21,6 +38,7 @@ export function keepServingOnUnhandledRejection(): void {
 
 export async function serveFunction(name: string, createApp: (deps: Deps) => Hono<any>): Promise<void> {
   keepServingOnUnhandledRejection();
+  flushLogsOnShutdown();
   // The Supabase edge runtime ignores the port; it matters when an entry runs on its own.
   const port = Number(Deno.env.toObject().PORT ?? 8000);
   try {

@@ -1,6 +1,6 @@
 // shared/log: JSON lines, level filtering, and error descriptions without messages.
 import { describe, expect, it } from "vitest";
-import { createLogger, describeError } from "../../shared/log/index.ts";
+import { bufferedSink, createLogger, describeError } from "../../shared/log/index.ts";
 
 describe("createLogger", () => {
   it("writes one JSON object per line with ts, level, event and fields", () => {
@@ -71,5 +71,84 @@ describe("describeError", () => {
     expect(describeError(undefined)).toEqual({ errorClass: "undefined" });
     expect(describeError(null)).toEqual({ errorClass: "object" });
     expect(describeError(Object.create(null))).toEqual({ errorClass: "Error", errorCode: undefined });
+  });
+});
+
+// Issue 10: logging never blocks a request. Lines are queued and written in batches, one write
+// at a time; a slow sink makes the bounded queue drop (and count) lines instead of growing.
+describe("bufferedSink", () => {
+  it("batches lines into one write, in order, off the caller's path", async () => {
+    const chunks: string[] = [];
+    const sink = bufferedSink({ write: (c) => void chunks.push(c), delayMs: 1 });
+    const log = createLogger("info", (l) => sink.line(l));
+    log.info("a", { n: 1 });
+    log.info("b", { n: 2 });
+    expect(chunks).toEqual([]); // nothing written synchronously
+    expect(sink.pending).toBe(2);
+    await sink.flush();
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0].endsWith("\n")).toBe(true);
+    expect(chunks[0].trimEnd().split("\n").map((l) => JSON.parse(l).event)).toEqual(["a", "b"]);
+  });
+
+  it("writes on its own after the delay (no flush needed)", async () => {
+    const chunks: string[] = [];
+    const sink = bufferedSink({ write: (c) => void chunks.push(c), delayMs: 1 });
+    sink.line('{"event":"x"}');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(chunks).toEqual(['{"event":"x"}\n']);
+  });
+
+  it("is bounded: while the sink is stuck, lines beyond maxLines are dropped and counted, then reported", async () => {
+    const chunks: string[] = [];
+    let release!: () => void;
+    let stuck = true;
+    const sink = bufferedSink({
+      maxLines: 3,
+      delayMs: 0,
+      write: (c) => {
+        chunks.push(c);
+        if (stuck) return new Promise<void>((r) => (release = () => { stuck = false; r(); }));
+      },
+    });
+    sink.line("1");
+    await new Promise((r) => setTimeout(r, 10)); // "1" is now in flight, the sink does not answer
+    for (let i = 2; i <= 10; i++) sink.line(String(i));
+    expect(sink.pending).toBe(3); // bounded: 2, 3, 4 held
+    expect(sink.dropped).toBe(6); // 5..10 dropped
+    release();
+    await sink.flush();
+    const lines = chunks.join("").trimEnd().split("\n");
+    expect(lines.slice(0, 4)).toEqual(["1", "2", "3", "4"]);
+    const report = JSON.parse(lines[4]);
+    expect(report).toMatchObject({ level: "warn", event: "log.dropped", count: 6, total: 6 });
+    expect(lines).toHaveLength(5);
+    sink.line("11");
+    await sink.flush();
+    expect(chunks.join("").trimEnd().split("\n").at(-1)).toBe("11"); // no second report
+  });
+
+  it("flush waits for a write in flight and everything queued; flushSync writes the queue at once", async () => {
+    const chunks: string[] = [];
+    const sink = bufferedSink({
+      delayMs: 1000,
+      write: (c) => new Promise<void>((r) => setTimeout(() => (chunks.push(c), r()), 5)),
+      writeSync: (c) => void chunks.push(`sync:${c}`),
+    });
+    sink.line("a");
+    await sink.flush();
+    expect(chunks).toEqual(["a\n"]);
+    sink.line("b");
+    sink.line("c");
+    sink.flushSync();
+    expect(chunks).toEqual(["a\n", "sync:b\nc\n"]);
+    expect(sink.pending).toBe(0);
+  });
+
+  it("a failing sink loses its lines but never throws into the caller", async () => {
+    const sink = bufferedSink({ delayMs: 0, write: () => Promise.reject(new Error("EPIPE")) });
+    expect(() => sink.line("x")).not.toThrow();
+    await expect(sink.flush()).resolves.toBeUndefined();
+    expect(sink.pending).toBe(0);
   });
 });
