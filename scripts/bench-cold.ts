@@ -1,0 +1,146 @@
+// Cold starts: for each function, the time from spawning a fresh Deno process that serves only
+// that function (functions/<name>/index.ts, the same environment as the server) to its first 200
+// on a cheap route, beside a bare Deno + Hono hello and a bare Deno + Hono + postgres.js
+// `select 1` (scripts/bench-bare.ts) measured the same way, in the same rounds (median of
+// BENCH_COLD_ROUNDS, default 10, after one warm-up round that fills Deno's module cache).
+//   npm run bench:cold            (its own throw-away PostgreSQL)
+//   part of npm run bench         (runColdBench on the benchmark's stack)
+import { spawn } from "node:child_process";
+import { readdirSync, existsSync } from "node:fs";
+import postgres from "postgres";
+import { createKeyring } from "../shared/crypto/index.ts";
+import { createDistributor } from "../shared/tenancy/index.ts";
+import { exitOnSignals, freePort } from "./db/server.ts";
+import { denoBin, DENO_RUN_FLAGS, root } from "./lib/deno.ts";
+import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
+import { startBenchStack } from "./lib/bench-stack.ts";
+
+const ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 10);
+
+interface ColdTarget {
+  name: string;
+  /** Deno script and arguments. */
+  argv: string[];
+  request: (origin: string) => { url: string; init: RequestInit };
+}
+
+type Ctx = { user: string; service: string; distributorId: string; verifyToken: string };
+
+/** The cheap route each function answers 200 on (a read, or the webhook's verification). */
+function routes(c: Ctx): Record<string, (o: string) => { url: string; init: RequestInit }> {
+  const user = { authorization: `Bearer ${c.user}` };
+  const tenant = { ...user, "x-distributor-id": c.distributorId };
+  const service = { authorization: `Bearer ${c.service}` };
+  const get = (path: string, headers: Record<string, string>) => (o: string) => ({ url: `${o}${path}`, init: { headers } });
+  const post = (path: string, headers: Record<string, string>) => (o: string) => ({
+    url: `${o}${path}`, init: { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" },
+  });
+  return {
+    "ai-respond": get("/ai-respond/agents", tenant),
+    "audit-query": get("/audit-query/retention-policy", tenant),
+    distributors: get("/distributors", user),
+    "manage-user-secrets": get("/manage-user-secrets?action=list", user),
+    messages: get("/messages/conversations", tenant),
+    "oauth-callback": get("/oauth-callback/connections", user),
+    privacy: get("/privacy/requests", tenant),
+    "retention-cleanup": post("/retention-cleanup", service),
+    "social-post": get("/social-post/profiles", user),
+    "webhook-deliver": post("/webhook-deliver", service),
+    "webhook-whatsapp": get(`/webhook-whatsapp?hub.mode=subscribe&hub.verify_token=${c.verifyToken}&hub.challenge=42`, {}),
+    webhooks: get("/webhooks/endpoints", tenant),
+  };
+}
+
+/** Spawn, poll the route until it answers, return ms to the first answer and its status. */
+async function coldStart(t: ColdTarget, env: Record<string, string>): Promise<{ ms: number; status: number }> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = spawn(denoBin, [...DENO_RUN_FLAGS, ...t.argv], {
+    cwd: root,
+    env: { ...env, PORT: String(port), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    stdio: ["ignore", "ignore", "ignore"],
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  try {
+    const { url, init } = t.request(origin);
+    while (performance.now() - started < 30_000) {
+      if (child.exitCode !== null) throw new Error(`${t.name}: exited with ${child.exitCode}`);
+      try {
+        const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        return { ms: performance.now() - started, status: res.status };
+      } catch {
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+    throw new Error(`${t.name}: no answer within 30 s`);
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+export async function runColdBench(o: { databaseUrl: string; env: Record<string, string> }): Promise<string> {
+  const sql = postgres(o.databaseUrl, { max: 1, onnotice: () => {} });
+  const userId = crypto.randomUUID();
+  await ensureUser(sql, userId);
+  const keyring = await createKeyring({ version: 1, hex: o.env.SECRET_MASTER_KEY });
+  const d = await sql.begin((tx) => createDistributor(tx as never, keyring, { name: "Cold Start Co", ownerId: userId }));
+  await sql.end();
+  const ctx: Ctx = {
+    user: await signDevToken(o.env.SUPABASE_JWT_SECRET, { sub: userId }),
+    service: await signDevToken(o.env.SUPABASE_JWT_SECRET, { sub: crypto.randomUUID(), role: "service_role" }),
+    distributorId: d.id,
+    verifyToken: o.env.WHATSAPP_VERIFY_TOKEN,
+  };
+  const byName = routes(ctx);
+  const only = process.env.BENCH_COLD_ONLY?.split(",");
+  const functions = readdirSync(`${root}functions`).filter((n) => existsSync(`${root}functions/${n}/index.ts`) && (!only || only.includes(n))).sort();
+  const targets: ColdTarget[] = [
+    { name: "bare: Deno + Hono hello", argv: ["scripts/bench-bare.ts", "hello"], request: (x) => ({ url: `${x}/`, init: {} }) },
+    { name: "bare: Deno + Hono + postgres.js `select 1`", argv: ["scripts/bench-bare.ts", "select"], request: (x) => ({ url: `${x}/`, init: {} }) },
+    ...functions.map((n) => ({
+      name: n,
+      argv: [`functions/${n}/index.ts`],
+      request: byName[n] ?? ((x: string) => ({ url: `${x}/${n}/openapi.json`, init: {} })),
+    })),
+  ];
+  const env = { ...o.env, LOG_LEVEL: "warn" };
+  for (const t of targets) await coldStart(t, env).catch(() => null); // warm-up: Deno's caches
+  const samples = new Map<string, { ms: number; status: number }[]>(targets.map((t) => [t.name, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const t of targets) samples.get(t.name)!.push(await coldStart(t, env));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const med = new Map([...samples].map(([k, v]) => [k, median(v.map((s) => s.ms))]));
+  const base = med.get(targets[1].name)!;
+  const rows = targets.map((t) => {
+    const s = samples.get(t.name)!;
+    const statuses = [...new Set(s.map((x) => x.status))].join("/");
+    const m = med.get(t.name)!;
+    const ratio = m / base;
+    const verdict = t.name.startsWith("bare") ? "" : ratio <= 1.5 ? "met" : "NOT met";
+    return `| ${t.name} | ${statuses} | ${Math.round(m)} | ${Math.round(Math.min(...s.map((x) => x.ms)))}–${Math.round(Math.max(...s.map((x) => x.ms)))} | ${ratio.toFixed(2)} | ${verdict} |`;
+  });
+  const missed = targets.filter((t) => !t.name.startsWith("bare") && med.get(t.name)! / base > 1.5).map((t) => t.name);
+  return [
+    `### Cold start (spawn → first answer on a cheap route, median of ${ROUNDS} alternating rounds, ms)`,
+    "",
+    "| process | status | median ms | min–max | × bare select 1 | ≤ 1.5× |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    `Target: every function ≤ 1.5 × the bare select-1 cold start → ${missed.length ? `NOT met (${missed.join(", ")})` : "met"}.`,
+  ].join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  exitOnSignals();
+  const stack = await startBenchStack();
+  try {
+    console.log(`\n${await runColdBench({ databaseUrl: stack.db.url, env: stack.env })}\n`);
+  } finally {
+    await stack.stop();
+  }
+}
