@@ -9,7 +9,7 @@ if (created.error) throw new Error(`create distributor: ${await explain(created.
 const distributorId: string = created.data.id;
 const phoneNumberId = `2${String(Date.now()).padStart(15, "0")}`;
 const connected = await supabase.functions.invoke(`distributors/${distributorId}/whatsapp`, {
-  method: "POST", body: { phone_number_id: phoneNumberId, display_phone_number: "+1 555 0101", access_token: "EAAG-example" },
+  method: "POST", body: { phone_number_id: phoneNumberId, display_phone_number: "+1 555 0100", access_token: "EAAG-example" },
 });
 if (connected.error) throw new Error(`connect whatsapp: ${await explain(connected.error)}`);
 

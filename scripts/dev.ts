@@ -14,6 +14,7 @@ import { startPglite, type DatabaseServer } from "./db/server.ts";
 import { devDataDir, devEnvFile, ensureDevSecrets, ENV_FILE, LockHeld, loadLocalEnv, lockDataDir, writeSourceableEnv } from "./lib/env.ts";
 import { root, startDenoServer, waitForHttp } from "./lib/deno.ts";
 import { devSchedule, startDevCron } from "./lib/dev-cron.ts";
+import { startDevGraph } from "./lib/dev-graph.ts";
 import { createSession, ensureUser, signAnonKey, signDevToken } from "./lib/dev-tokens.ts";
 import { ConfigError, loadConfig } from "../shared/config/index.ts";
 
@@ -147,6 +148,7 @@ async function main() {
   let child: ReturnType<typeof startDenoServer> | null = null;
   let stopping = false;
   let stopCron = () => {};
+  let devGraph: { url: string; stop: () => Promise<void> } | null = null;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
@@ -160,6 +162,7 @@ async function main() {
       clearTimeout(t);
     }
     await pglite?.stop().catch(() => {});
+    await devGraph?.stop().catch(() => {});
     process.exit(code);
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(0));
@@ -190,6 +193,13 @@ async function main() {
   });
   const anonKey = await signAnonKey(jwtSecret);
 
+  // No network in development: a local stand-in answers the Graph API (number ownership proof,
+  // sends) unless GRAPH_API_BASE_URL names one (e.g. https://graph.facebook.com with real tokens).
+  if (!env.GRAPH_API_BASE_URL) {
+    devGraph = await startDevGraph((l) => console.log(l));
+    env.GRAPH_API_BASE_URL = devGraph.url;
+    console.log(`[dev] Graph API stand-in at ${devGraph.url} (set GRAPH_API_BASE_URL to use the real one)`);
+  }
   child = startDenoServer(env, "pipe");
   child.stdout!.pipe(process.stdout);
   child.stderr!.pipe(process.stderr);
