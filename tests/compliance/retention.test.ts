@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../../functions/retention-cleanup/app.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
-import { startDevJob } from "../../scripts/lib/dev-job-retention.ts";
 import { signDevToken } from "../../scripts/lib/dev-tokens.ts";
 import { adminSql, bearer, newUser, TEST_JWT_SECRET, testDeps, testEnv } from "../support/harness.ts";
 import { createTenant, type Tenant } from "../support/tenancy.ts";
@@ -152,24 +151,5 @@ describe("POST /functions/v1/retention-cleanup: who may call it", () => {
     } finally {
       await noSecret.db.end();
     }
-  });
-});
-
-describe("npm start's dev job", () => {
-  it("runs the cleanup on its schedule, recorded as 'dev'; off with RETENTION_DEV_INTERVAL_SECONDS=0", async () => {
-    const lines: string[] = [];
-    const off = startDevJob(testEnv({ RETENTION_DEV_INTERVAL_SECONDS: "0" }), (l) => lines.push(l));
-    await off();
-    expect(lines).toEqual(["retention cleanup: off (RETENTION_DEV_INTERVAL_SECONDS=0)"]);
-    const [before] = await sql`select count(*)::int as n from public.retention_runs where trigger = 'dev'`;
-    const stop = startDevJob(testEnv({ RETENTION_DEV_INTERVAL_SECONDS: "3600" }), (l) => lines.push(l), { firstDelayMs: 0 });
-    try {
-      for (let i = 0; i < 100 && !lines.some((l) => l.includes("rows deleted")); i++) await new Promise((r) => setTimeout(r, 50));
-    } finally {
-      await stop();
-    }
-    expect(lines.some((l) => /^retention cleanup: \d+ rows deleted/.test(l))).toBe(true);
-    const [after] = await sql`select count(*)::int as n from public.retention_runs where trigger = 'dev'`;
-    expect(after.n).toBe(before.n + 1);
   });
 });
