@@ -2,12 +2,10 @@
 // POST /media/estimate (price table only), POST /media/video (a Gemini long-running video
 // operation with the user's own Gemini key), GET /media/operations/{id} (its state).
 import { z } from "@hono/zod-openapi";
-import { GenerateVideosOperation } from "@google/genai";
 import { ApiError, json, jsonBody, route, type Router } from "../../../shared/http/index.ts";
 import { text } from "../../../shared/schemas/index.ts";
 import { MEDIA_MODEL_IDS, MEDIA_PRICES, mediaCost, type MediaModel } from "../../../shared/ai/prices.ts";
 import { classify, toFailure } from "../../../shared/ai/classify.ts";
-import { geminiClient } from "../../../shared/ai/wire/gemini.ts";
 import { maskPii } from "../../../shared/pii/index.ts";
 import { getUserSecret } from "../../../shared/secrets/index.ts";
 import { NO_STORE, takeUserLimit, type RouteContext } from "./context.ts";
@@ -56,6 +54,8 @@ export function mediaRoutes(api: Router, { deps, auth, gw }: RouteContext) {
   const userGemini = async (userId: string) => {
     const key = await getUserSecret(deps, userId, "gemini_api_key_encrypted");
     if (!key) throw new ApiError("invalid_request", {}, "no gemini key", [{ in: "body", path: "gemini_api_key_encrypted", code: "not_configured" }]);
+    // The Gemini SDK is loaded on first use (cold start: see docs/performance.md).
+    const { geminiClient } = await import("../../../shared/ai/wire/gemini.ts");
     return geminiClient({ apiKey: key, baseUrl: gw.providers.gemini.baseUrl, fetch: deps.fetch, timeoutMs: deps.config.AI_ATTEMPT_TIMEOUT_MS });
   };
   const upstream = (err: unknown): never => {
@@ -97,6 +97,7 @@ export function mediaRoutes(api: Router, { deps, auth, gw }: RouteContext) {
     const name = opName(id);
     if (!name) throw new ApiError("not_found", {}, "operation id malformed");
     const ai = await userGemini(c.get("user").id);
+    const { GenerateVideosOperation } = await import("@google/genai");
     const ref = new GenerateVideosOperation();
     ref.name = name;
     const op = await ai.operations.getVideosOperation({ operation: ref }).catch((err) => {
