@@ -24,7 +24,7 @@ import { createDeps } from "../shared/runtime/deps.ts";
 import { createDistributor } from "../shared/tenancy/index.ts";
 import { startFakeProviders } from "../tests/ai/fake-providers.ts";
 import { exitOnSignals } from "./db/server.ts";
-import { startBenchStack } from "./lib/bench-stack.ts";
+import { cpuMeter, postgresPids, startBenchStack } from "./lib/bench-stack.ts";
 import { root } from "./lib/deno.ts";
 import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
 
@@ -54,7 +54,10 @@ if (process.argv[2] === "--load") {
 }
 
 const { values: args } = parseArgs({
-  options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" }, samples: { type: "string", default: "40" } },
+  options: {
+    seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" }, samples: { type: "string", default: "40" },
+    diagnose: { type: "boolean", default: false },
+  },
 });
 const SECONDS = Number(args.seconds);
 const CONNECTIONS = Number(args.connections);
@@ -88,6 +91,63 @@ async function firstByte(url: string, init: RequestInit, marker: string): Promis
   }
   if (at < 0) throw new Error(`no ${marker} in the stream: ${seen.slice(0, 300)}`);
   return at;
+}
+
+/**
+ * One /suggest load run while sampling the database: CPU per request (the Deno server, every
+ * PostgreSQL process), transactions per request, what the backends wait on (pg_stat_activity
+ * every few ms), and the statements one request sends (log_statement = all for 20 requests).
+ */
+async function diagnose(sql: postgres.Sql, stack: Awaited<ReturnType<typeof startBenchStack>>, spec: LoadSpec, suggest: () => Promise<Response>) {
+  const port = Number(new URL(stack.db.url).port);
+  const xacts = async () => Number((await sql<{ n: string }[]>`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`)[0].n);
+  const meter = cpuMeter({ server: () => [stack.server.pid!], postgres: () => postgresPids(port) });
+  const x0 = await xacts();
+  const waits = new Map<string, number>();
+  let samples = 0, running = true;
+  const sampler = (async () => {
+    while (running) {
+      const rows = await sql<{ w: string }[]>`
+        select coalesce(wait_event_type || ':' || wait_event, 'CPU') || ' (' || state || ')'
+               || case when wait_event_type = 'Lock' then ' on: ' || left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 60) else '' end as w
+        from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() and state <> 'idle'`;
+      samples++;
+      for (const r of rows) waits.set(r.w, (waits.get(r.w) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const r = await load(spec);
+  running = false;
+  await sampler;
+  const cpu = meter();
+  const x = (await xacts()) - x0 - samples - 2; // minus the sampler's own statements
+  console.log(`diagnose: ${r.rps.toFixed(0)} req/s p50 ${r.p50} ms; per request: server CPU ${((cpu.server * 10) / r.requests).toFixed(2)} ms, ` +
+    `PostgreSQL CPU ${((cpu.postgres * 10) / r.requests).toFixed(2)} ms, ${(x / r.requests).toFixed(2)} transactions ` +
+    `(server ${(cpu.server / spec.durationSeconds).toFixed(0)}% of one core, PostgreSQL ${(cpu.postgres / spec.durationSeconds).toFixed(0)}%)`);
+  console.log(`diagnose: active backends per sample (${samples} samples): ` +
+    [...waits].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${(n / samples).toFixed(2)}`).join(", "));
+  // Statements of one request: log them all for a few sequential requests.
+  const [{ dir }] = await sql<{ dir: string }[]>`select current_setting('data_directory') as dir`;
+  const logFile = `${dir.replace(/\/data$/, "")}/log`;
+  const { readFileSync } = await import("node:fs");
+  const before = readFileSync(logFile, "utf8").length;
+  await sql`alter system set log_statement = 'all'`;
+  await sql`select pg_reload_conf()`;
+  await new Promise((r) => setTimeout(r, 200));
+  const N = 20;
+  for (let i = 0; i < N; i++) await (await suggest()).arrayBuffer();
+  await sql`alter system reset log_statement`;
+  await sql`select pg_reload_conf()`;
+  // A log entry starts with a timestamp; a multi-line statement continues on the lines after it.
+  const lines = readFileSync(logFile, "utf8").slice(before).split(/\n(?=\d{4}-\d\d-\d\d )/)
+    .filter((l) => /LOG:\s+(statement|execute)/.test(l) && !/log_statement|pg_reload_conf/.test(l));
+  const kinds = new Map<string, number>();
+  for (const l of lines) {
+    const k = l.replace(/^.*?(statement|execute [^:]*):\s*/, "").replace(/\s+/g, " ").slice(0, 90);
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  }
+  console.log(`diagnose: ${(lines.length / N).toFixed(1)} statements per request:`);
+  for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`  ${(n / N).toFixed(2)} × ${k}`);
 }
 
 async function main() {
@@ -144,6 +204,9 @@ async function main() {
     const directUrl = `${fake.url}${sent.path}`;
     const directHeaders = { authorization: String(sent.headers.authorization), "content-type": "application/json" };
     console.log(`setup: suggestion from ${answer.provider}/${answer.model}; the gateway's provider request is ${sent.body.length} bytes (POST ${sent.path})`);
+
+    // ------------------------------------------------------------ 0. where the time goes (--diagnose)
+    if (args.diagnose) await diagnose(sql, stack, { url: suggestUrl, method: "POST", body: JSON.stringify({ message_id: messageId }), connections: CONNECTIONS, durationSeconds: SECONDS, headerSets }, suggest);
 
     // ------------------------------------------------------------ 1. throughput and added latency
     const gw: LoadSpec = { url: suggestUrl, method: "POST", body: JSON.stringify({ message_id: messageId }), connections: CONNECTIONS, durationSeconds: SECONDS, headerSets };
