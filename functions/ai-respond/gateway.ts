@@ -1,19 +1,19 @@
 // The request pipeline every generating route shares:
-//   1. mask the prompt (system and user parts together), pick candidates (order, cooldowns read
-//      in one short statement, keys: the user's own first where allowed, else the platform's;
-//      no key → skipped as not_configured), reserve the budget (one statement);
+//   1. mask the prompt (system and user parts together), pick candidates (order, keys: the
+//      user's own first where allowed, else the platform's; no key → skipped as
+//      not_configured), then ONE statement admits the request (shared/ai/ledger.ts): the
+//      route's rate-limit hit, the providers cooling down (skipped), the budget reservation;
 //   2. call providers through the fallback engine with no transaction or connection held;
 //   3. unmask, flag PII the caller did not supply, price the answer, and record everything
-//      (the ai_responses row, sealed; the budget settlement; provider health) in one short
-//      service transaction.
+//      (the ai_responses row, sealed; the budget settlement; provider health when it changes)
+//      in ONE statement.
 // JSON answers and Server-Sent Events differ only in step 2's reading and how 3 is reported.
 import type { Context } from "hono";
 import { AiFailure, runWithFallback, type AttemptLog, type Candidate, type EngineOptions, type EngineResult } from "../../shared/ai/engine.ts";
-import { providersInCooldown, recordHealth } from "../../shared/ai/health.ts";
+import { admit, record as recordOutcome, type Admission } from "../../shared/ai/ledger.ts";
 import { maskParts, suppliedValues, unexpectedPii, unmaskPii } from "../../shared/ai/masking.ts";
-import { tokenCost, worstCaseCost } from "../../shared/ai/prices.ts";
+import { tokenCost } from "../../shared/ai/prices.ts";
 import { configuredProviders, type ConfiguredProvider, type ProviderId } from "../../shared/ai/registry.ts";
-import { reserveBudget, settleBudget } from "../../shared/ai/budget.ts";
 import { sseEvent, StreamUnmasker } from "../../shared/ai/stream.ts";
 import type { ChatRequest, ChatResult, Finish, StreamEvent, WireClient, WireFactory } from "../../shared/ai/types.ts";
 import { WIRE_FACTORIES } from "../../shared/ai/wire/index.ts";
@@ -21,6 +21,7 @@ import type { Sealed } from "../../shared/crypto/index.ts";
 import { currentDeadline, Deadline, withDeadline } from "../../shared/http/deadline.ts";
 import { ApiError, type AppEnv } from "../../shared/http/index.ts";
 import { describeError } from "../../shared/log/index.ts";
+import type { RunOptions } from "../../shared/db/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import { getUserSecret } from "../../shared/secrets/index.ts";
 
@@ -50,6 +51,8 @@ export interface Job {
   userKeys: boolean;
   /** Seal the stored answer for row `id`. */
   seal: (id: string, text: string) => Promise<Sealed>;
+  /** The route's rate-limit hit, taken in the admission statement (after the gate). */
+  limit?: RunOptions;
 }
 
 export interface Answer {
@@ -72,7 +75,8 @@ interface Prepared {
   placeholders: Record<string, string>;
   supplied: string[];
   request: (c: Candidate) => ChatRequest;
-  estimate: number;
+  /** USD reserved of the distributor's budget (null: nothing reserved). */
+  reserved: number | null;
   started: number;
 }
 
@@ -112,38 +116,52 @@ export class Gateway {
     };
   }
 
-  /** Step 1. Throws 429 ai_budget_exceeded before any provider is called. */
+  /** Step 1. Throws 429 (rate limit, ai_budget_exceeded) before any provider is called. */
   async prepare(job: Job): Promise<Prepared> {
     const started = performance.now();
     const { masked: [system, user], placeholders } = maskParts([job.system, job.user]);
-    const cooling = await providersInCooldown(this.deps.db.sql);
+    const cfg = this.deps.config;
+    const budgeted = job.distributorId !== null;
+    const inTokens = Math.ceil((system.length + user.length) / 2) + 50;
+    const modelOf = (id: ProviderId, i: number) => (i === 0 && job.model ? job.model : this.providers[id].defaultModel);
+    const maxTokensOf = (c: { provider: ProviderId }) => Math.min(job.maxTokens ?? this.providers[c.provider].maxTokens, this.providers[c.provider].maxTokens);
+    const admitWith = (estimates?: Partial<Record<ProviderId, number>>) => admit(this.deps.db.sql, {
+      distributorId: job.distributorId, userId: job.userId, limit: job.limit, estimates, defaultBudgetUsd: cfg.AI_MONTHLY_BUDGET_USD,
+    });
+    // Budgeted (distributor) requests: one admission with every keyed provider's worst case (the
+    // statement reserves the largest among those not cooling down). Others (user-level, own
+    // keys: audited reads) learn the cooldowns first, so a cooling provider's key is not read.
+    let admission: Admission | undefined = budgeted ? undefined : await admitWith();
+    const keyed = new Map<ProviderId, { key: string; source: "user" | "platform" }>();
+    for (const id of job.order) {
+      if (admission?.cooling.has(id) || keyed.has(id)) continue;
+      const own = job.userKeys ? await getUserSecret(this.deps, job.userId, this.providers[id].userSecret) : null;
+      const key = own ?? this.providers[id].platformKey;
+      if (key) keyed.set(id, { key, source: own ? "user" : "platform" });
+    }
+    if (!admission) {
+      // A candidate's worst case: the whole prompt in (1 token per 2 characters, + 50), its max_tokens out.
+      const estimates: Partial<Record<ProviderId, number>> = {};
+      for (const [i, id] of job.order.entries()) {
+        if (!keyed.has(id)) continue;
+        const cost = tokenCost(id, modelOf(id, i), inTokens, maxTokensOf({ provider: id }));
+        estimates[id] = Math.max(estimates[id] ?? 0, cost);
+      }
+      admission = await admitWith(estimates);
+    }
     const candidates: Candidate[] = [];
     const skipped: AttemptLog[] = [];
     for (const [i, id] of job.order.entries()) {
-      const p = this.providers[id];
-      const model = i === 0 && job.model ? job.model : p.defaultModel;
-      const skip = (cls: string) => skipped.push({ provider: id, model, key_source: "platform", error_class: cls, status: null, latency_ms: 0 });
-      if (cooling.has(id)) {
-        skip("cooldown");
-        continue;
-      }
-      const own = job.userKeys ? await getUserSecret(this.deps, job.userId, p.userSecret) : null;
-      const key = own ?? p.platformKey;
-      if (!key) {
-        skip("not_configured");
-        continue;
-      }
-      const source = own ? "user" : "platform";
-      candidates.push({ provider: id, model, keySource: source, client: this.client(id, key, source) });
+      const model = modelOf(id, i);
+      const k = keyed.get(id);
+      const cls = admission.cooling.has(id) ? "cooldown" : k ? null : "not_configured";
+      if (cls) skipped.push({ provider: id, model, key_source: "platform", error_class: cls, status: null, latency_ms: 0 });
+      else candidates.push({ provider: id, model, keySource: k!.source, client: this.client(id, k!.key, k!.source) });
     }
-    const maxTokensOf = (c: Candidate) => Math.min(job.maxTokens ?? this.providers[c.provider].maxTokens, this.providers[c.provider].maxTokens);
-    const estimate = worstCaseCost(candidates, system.length + user.length, Math.max(0, ...candidates.map(maxTokensOf)));
-    if (job.distributorId && candidates.length) {
-      const ok = await reserveBudget(this.deps.db.sql, job.distributorId, estimate, this.deps.config.AI_MONTHLY_BUDGET_USD);
-      if (!ok) throw new ApiError("ai_budget_exceeded", {}, "monthly budget reached");
-    }
+    if (budgeted && candidates.length && !admission.ok) throw new ApiError("ai_budget_exceeded", {}, "monthly budget reached");
     return {
-      job, candidates, skipped, placeholders, supplied: suppliedValues([job.system, job.user]), estimate, started,
+      job, candidates, skipped, placeholders, supplied: suppliedValues([job.system, job.user]), started,
+      reserved: budgeted && candidates.length ? admission.reserved : null,
       request: (c) => ({
         model: c.model, system, user, maxTokens: maxTokensOf(c),
         temperature: job.temperature ?? this.providers[c.provider].temperature,
@@ -287,21 +305,15 @@ export class Gateway {
     const log = [...p.skipped, ...o.attempts];
     const tried = o.attempts.length;
     const cfg = this.deps.config;
-    await this.deps.db.withService(async (tx) => {
-      await Promise.all([
-        tx`insert into public.ai_responses (id, distributor_id, user_id, message_id, route, agent_type, provider, model, attempts, attempt_log,
-             input_tokens, output_tokens, cost_usd, latency_ms, confidence, contains_pii, flagged, status, error_class,
-             response_encrypted, response_iv, key_version)
-           values (${id}, ${j.distributorId}, ${j.userId}, ${j.messageId}, ${j.route}, ${j.agentType},
-             ${o.ok ? o.provider : (o.attempts.at(-1)?.provider ?? null)}, ${o.ok ? o.model : (o.attempts.at(-1)?.model ?? null)},
-             ${tried}, ${tx.json(log as never)}, ${o.ok ? o.inputTokens : 0}, ${o.ok ? o.outputTokens : 0}, ${o.ok ? o.cost : 0},
-             ${o.ok ? o.latency : Math.round(performance.now() - p.started)}, ${o.ok ? o.confidence : null},
-             ${o.ok ? o.containsPii : false}, ${o.ok ? o.flagged : false}, ${o.ok ? "ok" : "failed"}, ${o.ok ? null : o.errorClass},
-             ${sealed?.encryptedValue ?? null}, ${sealed?.iv ?? null}, ${sealed?.keyVersion ?? null})`,
-        j.distributorId && p.candidates.length ? settleBudget(tx, j.distributorId, p.estimate, o.ok ? o.cost : 0) : Promise.resolve(),
-        recordHealth(tx, o.outcomes, cfg.AI_FAILURE_THRESHOLD, cfg.AI_COOLDOWN_SECONDS),
-      ]);
-    });
+    await recordOutcome(this.deps.db.sql, {
+      id, distributor_id: j.distributorId, user_id: j.userId, message_id: j.messageId, route: j.route, agent_type: j.agentType,
+      provider: o.ok ? o.provider : (o.attempts.at(-1)?.provider ?? null), model: o.ok ? o.model : (o.attempts.at(-1)?.model ?? null),
+      attempts: tried, attempt_log: log, input_tokens: o.ok ? o.inputTokens : 0, output_tokens: o.ok ? o.outputTokens : 0,
+      cost_usd: o.ok ? o.cost : 0, latency_ms: o.ok ? o.latency : Math.round(performance.now() - p.started),
+      confidence: o.ok ? o.confidence : null, contains_pii: o.ok ? o.containsPii : false, flagged: o.ok ? o.flagged : false,
+      status: o.ok ? "ok" : "failed", error_class: o.ok ? null : o.errorClass,
+      response_encrypted: sealed?.encryptedValue ?? null, response_iv: sealed?.iv ?? null, key_version: sealed?.keyVersion ?? null,
+    }, p.reserved, o.ok ? o.cost : 0, o.outcomes, cfg.AI_FAILURE_THRESHOLD, cfg.AI_COOLDOWN_SECONDS);
     return id;
   }
 }

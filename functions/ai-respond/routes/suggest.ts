@@ -1,11 +1,15 @@
 // POST /suggest: a reply suggestion for one message of a distributor's conversation.
-// Transaction 1 (user, behind the gate, with the per-distributor limit): the message, at most
-// the 10 before it in its conversation (decrypted here, masked before anything leaves), the
-// conversation's channel and customer id, the agent's settings, and an audit row. Then the
-// providers (no transaction), then the record (service transaction).
+// Transaction 1 (user, behind the gate; statements pipelined, one round trip plus commit): the
+// message, at most the 10 before it in its conversation, the conversation's channel and
+// customer id, the agent's settings, and an audit row; decrypted after the commit (masked
+// before anything leaves). Then one admission statement (the per-distributor limit, cooldowns,
+// the budget reservation), the providers (no transaction), and one record statement. The
+// per-distributor limit is NOT taken inside transaction 1: its row would stay locked until
+// that commit and every concurrent suggest of the distributor would queue on it.
 import { z } from "@hono/zod-openapi";
 import { json, jsonBody, route, type Router } from "../../../shared/http/index.ts";
-import { ApiError } from "../../../shared/http/index.ts";
+import { ApiError, countFailure, remembered, type AppEnv } from "../../../shared/http/index.ts";
+import type { MiddlewareHandler } from "hono";
 import { messageText, openMessageContent } from "../../../shared/messaging/index.ts";
 import { sealFor, tenant } from "../../../shared/tenancy/index.ts";
 import type { ProviderId } from "../../../shared/ai/registry.ts";
@@ -59,7 +63,7 @@ export function suggestRoutes(api: Router, { deps, auth, gw }: RouteContext) {
     summary: "Suggest a reply to a message (ai.view_suggestions; 50 per minute per distributor)",
     description: "Context: the message and at most the 10 before it (masked), the customer's id and the channel. " +
       "With `stream: true` the answer is `text/event-stream`.",
-    middleware: [auth, tenant(deps, "ai.view_suggestions", { runOptions: suggestRateLimit(deps) })] as const,
+    middleware: [auth, tenant(deps, "ai.view_suggestions"), countFailures(deps)] as const,
     request: { headers: DistributorHeaders, body: jsonBody(SuggestBody) },
     errors: ["forbidden", "not_found", "rate_limited", "ai_budget_exceeded", "ai_unavailable"],
     responses: {
@@ -94,17 +98,17 @@ export function suggestRoutes(api: Router, { deps, auth, gw }: RouteContext) {
       ]);
       const keys = await t.keys(tx);
       if (!rows.length) throw new ApiError("not_found", {}, "message not visible");
-      const texts = await Promise.all(rows.map(async (r) => {
-        try {
-          return messageText(await openMessageContent(keys, r.id, r as never));
-        } catch {
-          return "";
-        }
-      }));
-      return { rows, texts, agent: agents[0] as Agent | undefined, keys };
+      return { rows, agent: agents[0] as Agent | undefined, keys };
     });
+    const texts = await Promise.all(ctx.rows.map(async (r) => {
+      try {
+        return messageText(await openMessageContent(ctx.keys, r.id, r as never));
+      } catch {
+        return "";
+      }
+    }));
     const last = ctx.rows.length - 1;
-    const history = ctx.rows.slice(0, last).map((r, i) => `${r.direction === "inbound" ? "customer" : "agent"}: ${ctx.texts[i]}`);
+    const history = ctx.rows.slice(0, last).map((r, i) => `${r.direction === "inbound" ? "customer" : "agent"}: ${texts[i]}`);
     const user = [
       `Channel: ${ctx.rows[last].channel}`,
       `Customer: ${ctx.rows[last].customer_id}`,
@@ -112,7 +116,7 @@ export function suggestRoutes(api: Router, { deps, auth, gw }: RouteContext) {
       ...(history.length ? history : ["(none)"]),
       ``,
       `Message to answer (${ctx.rows[last].direction === "inbound" ? "from the customer" : "sent by staff"}):`,
-      ctx.texts[last],
+      texts[last],
     ].join("\n");
     const a = ctx.agent;
     const prepared = await gw.prepare({
@@ -122,6 +126,7 @@ export function suggestRoutes(api: Router, { deps, auth, gw }: RouteContext) {
       model: a?.model ?? undefined, temperature: a?.temperature != null ? Number(a.temperature) : undefined,
       maxTokens: a?.max_tokens ?? undefined, userKeys: false,
       seal: (id, text) => sealFor(ctx.keys, "ai_responses", id, text),
+      limit: remembered(c, suggestRateLimit(deps)(c, t.id)),
     });
     const headers = { ...(c.get("rateLimitHeaders") ?? {}), "Cache-Control": "no-store" };
     if (b.stream) {
@@ -132,4 +137,19 @@ export function suggestRoutes(api: Router, { deps, auth, gw }: RouteContext) {
     const { text, invalid_keys: _i, ...rest } = await gw.complete(prepared, c.req.raw.signal);
     return c.json({ suggestion: text, ...rest }, 200, headers);
   });
+}
+
+/**
+ * The per-distributor limit counts failed requests too (validation, an unknown message): after
+ * the route failed without taking its hit in the admission statement, take it now — once the
+ * gate has passed (a stranger or a role without the permission counts nothing).
+ */
+function countFailures(deps: RouteContext["deps"]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    if (!c.error) return;
+    const t = c.get("tenant");
+    await t.verified();
+    await countFailure(deps.db, c, remembered(c, suggestRateLimit(deps)(c, t.id)));
+  };
 }
