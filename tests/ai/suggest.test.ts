@@ -5,7 +5,7 @@ import { open } from "../../shared/crypto/index.ts";
 import { openFor } from "../../shared/tenancy/index.ts";
 import { expectError } from "../support/security.ts";
 import { PROVIDER_ERROR_TEXT } from "./fake-providers.ts";
-import { PII, readSse, test } from "./support.ts";
+import { BASE, PII, readSse, test } from "./support.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -305,3 +305,43 @@ describe("suggest: connections", () => {
 });
 
 void open;
+
+describe("suggest: the per-distributor limit and the rows every request touches", () => {
+  test("members spend the limit (failures too), strangers nothing; past it 429 before any provider", async ({ otherApp, arrange, providers }) => {
+    const app = await otherApp({ AI_SUGGEST_RATE_LIMIT_PER_MINUTE: "3" });
+    const w = await arrange.world();
+    const other = await arrange.world();
+    const call = (token: string, messageId = w.messageId) =>
+      app.request(`${BASE}/suggest`, {
+        method: "POST", body: JSON.stringify({ message_id: messageId }),
+        headers: { authorization: `Bearer ${token}`, "x-distributor-id": w.t.id, "content-type": "application/json" },
+      });
+    // Another tenant's user: 404, counts nothing.
+    for (let i = 0; i < 3; i++) await expectError(await call(other.t.users.OWNER.token), 404, "Not found");
+    const ok1 = await call(w.t.users.OPERATOR.token);
+    expect(ok1.status).toBe(200);
+    expect(ok1.headers.get("ratelimit-remaining")).toBe("2");
+    // A member's failure (an unknown message) counts.
+    await expectError(await call(w.t.users.OPERATOR.token, crypto.randomUUID()), 404, "Not found");
+    const ok2 = await call(w.t.users.MANAGER.token);
+    expect(ok2.status).toBe(200);
+    expect(ok2.headers.get("ratelimit-remaining")).toBe("0");
+    const refused = await call(w.t.users.OWNER.token);
+    await expectError(refused, 429, "Too many requests");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(providers.calls("openai")).toHaveLength(2);
+  });
+
+  test("a success of a healthy provider writes no health row; a success after failures resets it", async ({ api, arrange, providers, sql }) => {
+    const w = await arrange.world();
+    const call = () => api("POST", "/suggest", { token: w.t.users.OPERATOR.token, distributor: w.t.id, body: { message_id: w.messageId } });
+    expect((await call()).status).toBe(200);
+    expect(await sql`select provider from private.ai_provider_health`).toHaveLength(0);
+    providers.script("openai", { status: 500 }, { status: 500 }, { status: 500 });
+    expect((await (await call()).json()).provider).toBe("anthropic");
+    expect(await sql`select provider, consecutive_failures from private.ai_provider_health order by provider`).toEqual([{ provider: "openai", consecutive_failures: 1 }]);
+    expect((await (await call()).json()).provider).toBe("openai");
+    expect(await sql`select provider, consecutive_failures, cooldown_until from private.ai_provider_health order by provider`)
+      .toEqual([{ provider: "openai", consecutive_failures: 0, cooldown_until: null }]);
+  });
+});
