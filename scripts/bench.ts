@@ -40,7 +40,7 @@ interface Target {
   url: string;
   headerSets: Record<string, string>[];
   /** Which server answers it (its CPU is the "server" column). */
-  server: "bare" | "project";
+  server: "bare" | "bareHeaders" | "project";
 }
 
 async function main() {
@@ -54,6 +54,7 @@ async function main() {
   const { db, env } = stack;
   const pool = String(loadConfig(env).DB_POOL_MAX);
   const bare = await startBareServer(db.url, pool);
+  const bareHeaders = await startBareServer(db.url, pool, "headers");
   const base = `${stack.origin}/functions/v1`;
   const sections: string[] = [];
   try {
@@ -79,18 +80,21 @@ async function main() {
     await sql.end();
     const tenantHeaders = headerSets.map((h) => ({ ...h, "x-distributor-id": distributor.id }));
 
-    const targets: Target[] = [
+    const allTargets: Target[] = [
       { key: "bare", label: "bare floor: Deno + Hono + postgres.js, `select 1`", url: `${bare.origin}/`, headerSets, server: "bare" },
+      { key: "headers", label: "bare floor + the frame's 16 response headers", url: `${bareHeaders.origin}/`, headerSets, server: "bareHeaders" },
       { key: "floor", label: "project floor: shared stack + `select 1`", url: `${base}/bench-floor`, headerSets, server: "project" },
       { key: "get", label: "`manage-user-secrets?action=get`", url: `${base}/manage-user-secrets?action=get&serviceName=openai_api_key_encrypted`, headerSets, server: "project" },
       { key: "list", label: "`manage-user-secrets?action=list`", url: `${base}/manage-user-secrets?action=list`, headerSets, server: "project" },
       { key: "distributors", label: "`distributors` GET /", url: `${base}/distributors`, headerSets, server: "project" },
       { key: "conversations", label: "`messages` GET /conversations", url: `${base}/messages/conversations`, headerSets: tenantHeaders, server: "project" },
-    ].filter((t) => !ONLY || ONLY.includes(t.key) || t.key === "bare");
+    ];
+    const targets = allTargets.filter((t) => !ONLY || ONLY.includes(t.key) || t.key === "bare");
 
     const pgPort = Number(new URL(db.url).port);
     const meter = () => cpuMeter({
       bare: () => [bare.server.pid!],
+      bareHeaders: () => [bareHeaders.server.pid!],
       project: () => [stack.server.pid!],
       postgres: () => postgresPids(pgPort),
     });
@@ -145,6 +149,7 @@ async function main() {
     }
   } finally {
     bare.stop();
+    bareHeaders.stop();
     await stack.stop();
   }
 

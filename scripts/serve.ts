@@ -133,7 +133,11 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 Deno.serve({ port, hostname, onListen: () => console.log(`[serve] listening on http://${hostname}:${port} (${[...apps.keys()].sort().join(", ")}); API reference at /docs`) }, (req) => {
-  const path = new URL(req.url).pathname;
+  // The path as hono reads it (raw string slicing, no URL parse per request: issue 10).
+  const url = req.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const end = url.search(/[?#]/);
+  const path = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
   if (path === "/openapi.json" || path === "/docs" || path.startsWith("/docs/")) return docsApp.fetch(req);
   const name = path.split("/")[3];
   const app = name ? apps.get(name) : undefined;

@@ -53,9 +53,9 @@ export async function startBenchStack(extraEnv: Record<string, string> = {}): Pr
 // ---- The bare floor and CPU accounting --------------------------------------------------------
 
 /** Start scripts/bench-bare.ts (`select`: Deno + Hono + postgres.js `select 1`, pool 4). */
-export async function startBareServer(databaseUrl: string, pool = "4"): Promise<{ origin: string; server: ChildProcess; stop(): void }> {
+export async function startBareServer(databaseUrl: string, pool = "4", mode: "select" | "headers" = "select"): Promise<{ origin: string; server: ChildProcess; stop(): void }> {
   const port = await freePort();
-  const server = spawn(denoBin, [...DENO_RUN_FLAGS, "scripts/bench-bare.ts", "select"], {
+  const server = spawn(denoBin, [...DENO_RUN_FLAGS, "scripts/bench-bare.ts", mode], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", DATABASE_URL: databaseUrl, DB_POOL_MAX: pool, PORT: String(port), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
     stdio: ["ignore", "ignore", "inherit"],

@@ -36,10 +36,36 @@ export function summarize(p: Profile, top = 30): { table: string; svg: string; t
     }
   }
   const pct = (us: number) => ((100 * us) / busy).toFixed(1);
+  // Self time by where the code comes from.
+  const groupOf = (f: CallFrame): string => {
+    const u = short(f.url);
+    if (f.functionName === "(garbage collector)") return "garbage collector";
+    if (f.functionName === "(program)") return "(program): V8/native outside JS functions";
+    if (/^(shared|functions|scripts)\//.test(u)) return "our code (shared/, functions/, scripts/)";
+    const npm = /^npm:(@[^/]+\/[^/]+|[^/]+)/.exec(u);
+    if (npm) return `npm:${npm[1]}`;
+    const ext = /^ext:(deno_[a-z_]+|core)/.exec(u);
+    if (ext) return `runtime ${ext[1]}`;
+    if (!f.url) return `native: ${f.functionName || "(anonymous)"}`.replace(/^native: (op_http.*|writeBuffer)$/, "native: $1");
+    return "other";
+  };
+  const groups = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const f = byId.get(id)!.callFrame;
+    if (f.functionName === "(idle)") continue;
+    const g = groupOf(f);
+    groups.set(g, (groups.get(g) ?? 0) + us);
+  }
   const rows = (m: Map<string, number>) =>
     [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([l, us]) => `| ${pct(us)} % | \`${l.replace(/\|/g, "\\|")}\` |`);
   const table = [
     `Busy ${(busy / 1000).toFixed(0)} ms of ${(total / 1000).toFixed(0)} ms sampled (the rest idle).`,
+    "",
+    "Self time by origin (share of busy time):",
+    "",
+    "| self | origin |",
+    "|---|---|",
+    ...rows(groups).slice(0, 16),
     "",
     "Top self time (share of busy time):",
     "",
