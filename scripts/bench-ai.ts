@@ -25,7 +25,9 @@ import { createDistributor } from "../shared/tenancy/index.ts";
 import { startFakeProviders } from "../tests/ai/fake-providers.ts";
 import { exitOnSignals } from "./db/server.ts";
 import { cpuMeter, postgresPids, startBenchStack } from "./lib/bench-stack.ts";
-import { root } from "./lib/deno.ts";
+import { denoBin, DENO_RUN_FLAGS, root, waitForHttp } from "./lib/deno.ts";
+import { spawn } from "node:child_process";
+import { freePort } from "./db/server.ts";
 import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
 
 interface LoadSpec {
@@ -57,6 +59,7 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" }, samples: { type: "string", default: "40" },
     diagnose: { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -150,6 +153,24 @@ async function diagnose(sql: postgres.Sql, stack: Awaited<ReturnType<typeof star
   for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`  ${(n / N).toFixed(2)} × ${k}`);
 }
 
+/** The same load against a second server on the same database, run with `deno run --cpu-prof` (profile written into `dir`). */
+async function profile(stack: Awaited<ReturnType<typeof startBenchStack>>, spec: LoadSpec, dir: string) {
+  const port = await freePort();
+  const [run, ...flags] = DENO_RUN_FLAGS;
+  const server = spawn(denoBin, [run, "--cpu-prof", `--cpu-prof-dir=${dir}`, ...flags, "scripts/serve.ts"], {
+    cwd: root, env: { ...stack.env, PORT: String(port), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" }, stdio: ["ignore", "ignore", "inherit"],
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/functions/v1/`, 60_000, server);
+  const url = spec.url.replace(stack.origin, origin);
+  await load({ ...spec, url, durationSeconds: 2 });
+  const r = await load({ ...spec, url });
+  const exited = new Promise((resolve) => server.once("exit", resolve));
+  server.kill("SIGTERM");
+  await exited;
+  console.log(`cpu-prof: ${r.rps.toFixed(0)} req/s p50 ${r.p50} ms under the profiler; profile in ${dir}`);
+}
+
 async function main() {
   exitOnSignals();
   const fake = await startFakeProviders();
@@ -206,6 +227,7 @@ async function main() {
     console.log(`setup: suggestion from ${answer.provider}/${answer.model}; the gateway's provider request is ${sent.body.length} bytes (POST ${sent.path})`);
 
     // ------------------------------------------------------------ 0. where the time goes (--diagnose)
+    if (args["cpu-prof"]) await profile(stack, { url: suggestUrl, method: "POST", body: JSON.stringify({ message_id: messageId }), connections: CONNECTIONS, durationSeconds: SECONDS, headerSets }, args["cpu-prof"]);
     if (args.diagnose) await diagnose(sql, stack, { url: suggestUrl, method: "POST", body: JSON.stringify({ message_id: messageId }), connections: CONNECTIONS, durationSeconds: SECONDS, headerSets }, suggest);
 
     // ------------------------------------------------------------ 1. throughput and added latency

@@ -1,7 +1,7 @@
 // POST /suggest: a reply suggestion for one message of a distributor's conversation.
 // Transaction 1 (user, behind the gate; statements pipelined, one round trip plus commit): the
 // message, at most the 10 before it in its conversation, the conversation's channel and
-// customer id, the agent's settings, and an audit row; decrypted after the commit (masked
+// customer id, the agent's settings, and an audit row (one statement); decrypted after the commit (masked
 // before anything leaves). Then one admission statement (the per-distributor limit, cooldowns,
 // the budget reservation), the providers (no transaction), and one record statement. The
 // per-distributor limit is NOT taken inside transaction 1: its row would stay locked until
@@ -77,9 +77,16 @@ export function suggestRoutes(api: Router, { deps, auth, gw }: RouteContext) {
     const b = c.req.valid("json");
     const t = c.get("tenant");
     const ctx = await t.transaction(async (tx) => {
-      const [rows, agents] = await Promise.all([
-        tx<Row[]>`
-          select m.id, m.direction, m.content_encrypted, m.content_iv, m.key_version, c.customer_id, c.channel
+      // One statement: the audit row, the agent's settings (on every row) and the context.
+      const rows = await tx<(Row & { agent: Agent | null; audited: number })[]>`
+          with audit as materialized (
+            select ${t.auditCall(tx, "ai.suggest", "messages", { recordId: b.message_id, detailsSql: tx`${tx.json({ agent_type: b.agent_type })}` })} as done
+          )
+          select m.id, m.direction, m.content_encrypted, m.content_iv, m.key_version, c.customer_id, c.channel,
+                 (select jsonb_build_object('system_prompt', a.system_prompt, 'provider_order', a.provider_order, 'model', a.model,
+                           'temperature', a.temperature::text, 'max_tokens', a.max_tokens)
+                  from public.ai_agents a where a.distributor_id = ${t.id} and a.agent_type = ${b.agent_type}) as agent,
+                 (select count(*) from audit)::int as audited
           from public.messages t
           join public.conversations c on c.id = t.conversation_id and c.distributor_id = t.distributor_id
           cross join lateral (
@@ -91,14 +98,10 @@ export function suggestRoutes(api: Router, { deps, auth, gw }: RouteContext) {
             select t.id, t.direction, t.content_encrypted, t.content_iv, t.key_version, t.created_at
           ) m
           where t.id = ${b.message_id} and t.distributor_id = ${t.id} and t.deleted_at is null
-          order by m.created_at, m.id`,
-        tx<Agent[]>`select system_prompt, provider_order, model, temperature::text, max_tokens from public.ai_agents
-                    where distributor_id = ${t.id} and agent_type = ${b.agent_type}`,
-        t.audit(tx, "ai.suggest", "messages", b.message_id, { agent_type: b.agent_type }),
-      ]);
+          order by m.created_at, m.id`;
       const keys = await t.keys(tx);
       if (!rows.length) throw new ApiError("not_found", {}, "message not visible");
-      return { rows, agent: agents[0] as Agent | undefined, keys };
+      return { rows, agent: rows[0].agent ?? undefined, keys };
     });
     const texts = await Promise.all(ctx.rows.map(async (r) => {
       try {
