@@ -4,6 +4,7 @@ import { Hono, type Context } from "hono";
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, clientIp, createFunctionApp, createRouter, errorCatalog, readJson, supabaseClientHeaders, userAgent } from "../../shared/http/index.ts";
 import { createLogger } from "../../shared/log/index.ts";
+import { currentDeadline, Deadline, DEADLINE_TICK_MS, DeadlineExceeded, DEFAULT_DEADLINE_GRACE_MS } from "../../shared/http/deadline.ts";
 
 const ORIGIN = "https://app.example.com";
 const OTHER_ORIGIN = "https://admin.example.com";
@@ -400,5 +401,64 @@ describe("the frame's headers, exactly", () => {
     expect(lines[0]).toMatchObject({ level: "info", requestId: res.headers.get("x-request-id"), fn: "unit-fn", method: "GET", status: 200 });
     expect(typeof lines[0].ms).toBe("number");
     expect(logs.join("\n")).not.toMatch(/secret-(value|token)/);
+  });
+});
+
+// Issue 10: deadlines have no timer of their own (one shared sweeper); the frame still answers a
+// handler that outlives its deadline with 503 + Retry-After, decorated like every answer.
+describe("the request deadline (shared sweeper)", () => {
+  it("a handler still busy after the deadline + grace gets 503 with Retry-After, the error shape and every header", async () => {
+    const logs: string[] = [];
+    const api = createRouter();
+    let seen: Deadline | undefined;
+    api.get("/stuck", async (c) => {
+      seen = currentDeadline();
+      await new Promise((r) => setTimeout(r, 1_500));
+      return c.json({ late: true });
+    });
+    const app = createFunctionApp(
+      { name: "slow-fn", logger: createLogger("debug", (l) => logs.push(l)), corsAllowedOrigins: [ORIGIN], maxBodyBytes: 64, deadlineMs: 50, monitor: false },
+      api,
+      { title: "slow" },
+    );
+    const started = performance.now();
+    const res = await app.request("http://localhost/functions/v1/slow-fn/stuck", { headers: { origin: ORIGIN } });
+    const took = performance.now() - started;
+    expect(res.status).toBe(503);
+    expect(took).toBeGreaterThanOrEqual(50 + DEFAULT_DEADLINE_GRACE_MS - 5);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(res.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    expect(res.headers.get("strict-transport-security")).toBe("max-age=63072000; includeSubDomains");
+    const body = await res.json();
+    expect(body).toEqual({ error: errorCatalog.unavailable.message, requestId: res.headers.get("x-request-id") });
+    expect(seen?.passed).toBe(true);
+    const events = logs.map((l) => JSON.parse(l));
+    expect(events.find((e) => e.event === "request.deadline")).toMatchObject({ fn: "slow-fn", status: 503, requestId: body.requestId });
+    expect(events.find((e) => e.event === "request")).toMatchObject({ status: 503 });
+  });
+
+  it("fires once when its budget runs out; a disposed or suspended deadline does not fire", async () => {
+    const fired: string[] = [];
+    const a = new Deadline(20);
+    a.onExpire(() => fired.push("a1"));
+    a.onExpire(() => fired.push("a2"));
+    const expired = a.expired.catch((e) => e);
+    const b = new Deadline(20);
+    b.onExpire(() => fired.push("b"));
+    b.dispose();
+    const s = new Deadline(20);
+    s.onExpire(() => fired.push("s"));
+    s.suspend();
+    await new Promise((r) => setTimeout(r, 20 + DEADLINE_TICK_MS * 3));
+    expect(fired).toEqual(["a1", "a2"]);
+    expect(await expired).toBeInstanceOf(DeadlineExceeded);
+    expect(a.passed && !b.passed && !s.passed).toBe(true);
+    expect(s.remaining()).toBe(20); // the whole budget while suspended
+    s.resume(); // a fresh budget from now
+    expect(s.remaining()).toBeGreaterThan(10);
+    await new Promise((r) => setTimeout(r, 20 + DEADLINE_TICK_MS * 3));
+    expect(fired).toEqual(["a1", "a2", "s"]);
+    a.onExpire(() => fired.push("late")); // registered after: called at once
+    expect(fired.at(-1)).toBe("late");
   });
 });
