@@ -9,6 +9,8 @@ import { ensureUser, signDevToken, type DevTokenOptions } from "../../scripts/li
 export const TEST_JWT_SECRET = "test-jwt-secret-with-at-least-32-characters!!";
 export const TEST_MASTER_KEY = "8f1c0d5e2a4b6c7d9e0f112233445566778899aabbccddeeff00112233445566";
 export const ALLOWED_ORIGIN = "https://app.example.com";
+export const TEST_WHATSAPP_APP_SECRET = "whatsapp-app-secret-for-tests";
+export const TEST_WHATSAPP_VERIFY_TOKEN = "verify-token-for-tests";
 
 export function testEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -18,8 +20,8 @@ export function testEnv(extra: Record<string, string> = {}): Record<string, stri
     CORS_ALLOWED_ORIGINS: `${ALLOWED_ORIGIN},https://admin.example.com`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     DB_POOL_MAX: "5",
-    WHATSAPP_VERIFY_TOKEN: "verify-token-for-tests",
-    WHATSAPP_APP_SECRET: "whatsapp-app-secret-for-tests",
+    WHATSAPP_VERIFY_TOKEN: TEST_WHATSAPP_VERIFY_TOKEN,
+    WHATSAPP_APP_SECRET: TEST_WHATSAPP_APP_SECRET,
     ...extra,
   };
 }
