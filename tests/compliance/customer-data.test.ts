@@ -2,20 +2,11 @@
 // message_id column (enumerated from the catalog) is listed in CUSTOMER_DATA (exported and
 // erased) or in CUSTOMER_DATA_KEPT (kept on purpose, documented). A new table fails here until
 // it is handled.
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type postgres from "postgres";
+import { expect } from "vitest";
 import { CUSTOMER_DATA, CUSTOMER_DATA_KEPT } from "../../shared/compliance/index.ts";
-import { adminSql } from "../support/harness.ts";
+import { test } from "../support/fixtures.ts";
 
-let sql: postgres.Sql;
-beforeAll(() => {
-  sql = adminSql();
-});
-afterAll(async () => {
-  await sql.end();
-});
-
-it("every customer_id / conversation_id / message_id column of public is erased or deliberately kept", async () => {
+test("every customer_id / conversation_id / message_id column of public is erased or deliberately kept", async ({ sql }) => {
   const cols = await sql<{ table_name: string; column_name: string }[]>`
     select c.table_name::text, c.column_name::text from information_schema.columns c
     join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_type = 'BASE TABLE'
