@@ -2,20 +2,11 @@
 // auth.users, or a column named user_id / *_user_id / *_by), in public, private and auth, is
 // listed in USER_DATA (exported by /me/export, deleted by /me/erase) or USER_DATA_KEPT (kept on
 // purpose, with the reason). A new one fails here until it is handled.
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type postgres from "postgres";
+import { expect } from "vitest";
 import { USER_DATA, USER_DATA_KEPT } from "../../shared/compliance/index.ts";
-import { adminSql } from "../support/harness.ts";
+import { test } from "../support/fixtures.ts";
 
-let sql: postgres.Sql;
-beforeAll(() => {
-  sql = adminSql();
-});
-afterAll(async () => {
-  await sql.end();
-});
-
-it("every column referring to a user is erased by /me/erase or deliberately kept", async () => {
+test("every column referring to a user is erased by /me/erase or deliberately kept", async ({ sql }) => {
   const cols = await sql<{ col: string }[]>`
     select c.table_schema::text || '.' || c.table_name::text || '.' || c.column_name::text as col
     from information_schema.columns c
