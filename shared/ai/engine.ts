@@ -119,8 +119,12 @@ export async function runWithFallback<T>(
       if (deadlinePassed || remaining <= 0) throw fail("exhausted", "deadline");
       const attemptCtl = new AbortController();
       let timedOut = false;
+      // An attempt cut to what is left of the deadline has used the deadline up when it times out
+      // (its timer and the deadline's may fire in either order: no further attempt either way).
+      const clipped = remaining <= o.attemptTimeoutMs;
       const timer = setTimeout(() => {
         timedOut = true;
+        if (clipped) deadlinePassed = true;
         attemptCtl.abort(new Error("timeout"));
       }, Math.min(o.attemptTimeoutMs, remaining));
       const link = () => attemptCtl.abort(overall.signal.reason);
