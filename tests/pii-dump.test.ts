@@ -2,30 +2,19 @@
 // orders, user secrets) must not appear in clear anywhere in a dump of the database.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject } from "vitest";
 import type postgres from "postgres";
 import { createApp as createWebhook } from "../functions/webhook-whatsapp/app.ts";
 import { createApp as createMessages } from "../functions/messages/app.ts";
 import { createApp as createSecrets } from "../functions/manage-user-secrets/app.ts";
-import type { Deps } from "../shared/runtime/deps.ts";
-import { adminSql, bearer, testDeps } from "./support/harness.ts";
+import { test } from "./support/fixtures.ts";
+import { bearer, TEST_WHATSAPP_APP_SECRET } from "./support/harness.ts";
 import { connectWhatsapp, createTenant } from "./support/tenancy.ts";
 import { messagesPayload, msg, phoneNumberId, signedHeaders } from "./support/meta.ts";
 
-const SECRET = "whatsapp-app-secret-for-tests";
-let deps: Deps;
-let sql: postgres.Sql;
-beforeAll(async () => {
-  deps = await testDeps();
-  sql = adminSql();
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
 
 /** pg_dump --data-only when the binary and a real server are there; else every row as text. */
-async function dumpDatabase(): Promise<string> {
+async function dumpDatabase(sql: postgres.Sql): Promise<string> {
   const pgDump = "/usr/lib/postgresql/15/bin/pg_dump";
   if (existsSync(pgDump) && inject("databaseKind") !== "pglite") {
     return execFileSync(pgDump, ["--data-only", "--no-owner", "--dbname", inject("databaseUrl")], { encoding: "utf8", maxBuffer: 1 << 30 });
@@ -41,7 +30,7 @@ async function dumpDatabase(): Promise<string> {
 }
 
 describe("a database dump holds no personal data in clear", () => {
-  it("after canaries went in through the webhook and the APIs", async () => {
+  test("after canaries went in through the webhook and the APIs", async ({ deps, sql }) => {
     const tenant = await createTenant(deps, sql, "Canary Wholesale Ltd");
     const phoneId = phoneNumberId();
     await connectWhatsapp(deps, sql, tenant.id, phoneId);
@@ -69,7 +58,7 @@ describe("a database dump holds no personal data in clear", () => {
       msg.text({ from: canary.waId, body: `Hello, ${canary.freeName}` }),
     ], { [canary.waId]: canary.name }));
     const webhook = createWebhook(deps);
-    expect((await webhook.request("http://x/functions/v1/webhook-whatsapp", { method: "POST", headers: signedHeaders(body, SECRET), body })).status).toBe(200);
+    expect((await webhook.request("http://x/functions/v1/webhook-whatsapp", { method: "POST", headers: signedHeaders(body, TEST_WHATSAPP_APP_SECRET), body })).status).toBe(200);
 
     // 2. Staff edit the customer, reply, and create an order with a note.
     const messages = createMessages(deps);
@@ -107,7 +96,7 @@ describe("a database dump holds no personal data in clear", () => {
     expect(listing.conversations[0].preview).toBe(canary.replyName); // the latest message's preview, opened
 
     // …but not in the dump, in any spelling.
-    const dump = await dumpDatabase();
+    const dump = await dumpDatabase(sql);
     expect(dump).toContain("Canary Wholesale Ltd"); // the dump is real and holds this tenant
     const needles = [
       canary.waId, canary.name, "Quarrington", canary.email, canary.card, canary.card.replace(/\s/g, ""), canary.iban,
