@@ -5,10 +5,8 @@
 // RETENTION_MAX_ROWS_PER_RUN rows and about half the request deadline; `done: false` means the
 // next call (or the next scheduled run) continues.
 import { z } from "@hono/zod-openapi";
-import { createRemoteJWKSet, jwtVerify } from "jose";
-import type { MiddlewareHandler } from "hono";
-import { ApiError, createFunctionApp, createRouter, json, route, type AppEnv } from "../../shared/http/index.ts";
-import { constantTimeEqual } from "../../shared/compliance/index.ts";
+import { requireScheduler } from "../../shared/auth/index.ts";
+import { ApiError, createFunctionApp, createRouter, json, route } from "../../shared/http/index.ts";
 import { runRetentionCleanup } from "../../shared/compliance/retention.ts";
 import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 
@@ -20,31 +18,6 @@ const Result = z.object({
   done: z.boolean().openapi({ description: "false: rows remain past their policy; call again" }),
 }).openapi("RetentionCleanupResult");
 
-/** Bearer CRON_SECRET (constant time) or a service-role JWT; else 401. */
-export function cronAuth(deps: Deps): MiddlewareHandler<AppEnv> {
-  const { config } = deps;
-  const secret = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : null;
-  const jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl)) : null;
-  return async (c, next) => {
-    const m = /^Bearer\s+(\S{1,4096})$/i.exec(c.req.header("authorization")?.trim() ?? "");
-    const deny = (reason: string) => new ApiError("unauthorized", { "WWW-Authenticate": "Bearer" }, reason);
-    if (!m) throw deny("no bearer");
-    const token = m[1];
-    if (config.CRON_SECRET && (await constantTimeEqual(token, config.CRON_SECRET))) return await next();
-    if (token.split(".").length === 3) {
-      try {
-        const { payload } = secret && /"alg"\s*:\s*"HS256"/.test(atob(token.split(".")[0].replace(/-/g, "+").replace(/_/g, "/")))
-          ? await jwtVerify(token, secret, { algorithms: ["HS256"] })
-          : jwks ? await jwtVerify(token, jwks, { algorithms: ["RS256", "ES256", "EdDSA"] }) : { payload: null };
-        if (payload && payload.role === "service_role" && typeof payload.exp === "number") return await next();
-      } catch {
-        // falls through to 401
-      }
-    }
-    throw deny("neither CRON_SECRET nor a service-role token");
-  };
-}
-
 export function createApp(deps: Deps) {
   const { logger, config } = deps;
   const api = createRouter();
@@ -53,7 +26,7 @@ export function createApp(deps: Deps) {
     summary: "Delete rows past their retention policy, in bounded batches (Bearer CRON_SECRET or a service-role JWT)",
     description: "Every distributor with its own policy (retention_policies, else the defaults), plus expired rate-limit windows and other short-lived rows. " +
       "Each batch is its own transaction; the run is recorded in retention_runs.",
-    middleware: [cronAuth(deps)] as const,
+    middleware: [requireScheduler({ cronSecret: config.CRON_SECRET, jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl })] as const,
     responses: { 200: json(Result, "What this call deleted") },
   }), async (c) => {
     const r = await runRetentionCleanup(deps.db, {

@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { createFunctionApp, createRouter, json, route } from "../../shared/http/index.ts";
 import { httpOptions, type Deps } from "../../shared/runtime/deps.ts";
 import { urlPolicy } from "../../shared/webhooks/config.ts";
-import { requireCron } from "../../shared/webhooks/cron.ts";
+import { requireScheduler } from "../../shared/auth/index.ts";
 import type { Sender } from "../../shared/webhooks/send.ts";
 import { systemResolver, type Resolver } from "../../shared/webhooks/ssrf.ts";
 import { runPass } from "../../shared/webhooks/worker.ts";
@@ -40,7 +40,7 @@ export function createApp(deps: Deps, opts: DeliverOptions = {}) {
     route({
       method: "post", path: "/", operationId: "runWebhookDelivery",
       summary: "Run one delivery pass (the scheduler: CRON_SECRET bearer or a service-role JWT)",
-      middleware: [requireCron({ cronSecret: config.CRON_SECRET, jwtSecret: config.jwtSecret })] as const,
+      middleware: [requireScheduler({ cronSecret: config.CRON_SECRET, jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl })] as const,
       responses: { 200: json(PassSchema, "What the pass did") },
     }),
     async (c) => {

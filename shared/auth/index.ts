@@ -151,3 +151,5 @@ export function requireUser(verify: TokenVerifier, logger: Logger): MiddlewareHa
     await next();
   };
 }
+
+export { requireScheduler, schedulerCheck, type SchedulerAuthOptions } from "./scheduler.ts";

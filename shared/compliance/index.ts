@@ -1,6 +1,6 @@
 // Shared by audit-query, privacy and retention-cleanup: keyset pages over (created_at, id),
 // the audit filters' time window, the platform-admin rule, the map of tables that hold a
-// distributor's customer data, retention floors and ceilings, and a constant-time comparison.
+// distributor's customer data and retention floors and ceilings.
 import { z } from "@hono/zod-openapi";
 import type { AuthUser } from "../auth/index.ts";
 import { cursorParam, page } from "../http/cursor.ts";
@@ -143,16 +143,3 @@ export const RETENTION_LIMITS = {
 export const REQUEST_DEADLINE_DAYS = 30;
 /** The cleanup must have finished without error within this many hours. */
 export const CLEANUP_MAX_AGE_HOURS = 48;
-
-// Secrets ----------------------------------------------------------------------------------
-/** Constant-time equality of two strings (compares SHA-256 digests, so lengths leak nothing). */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const enc = new TextEncoder();
-  const [x, y] = await Promise.all([
-    crypto.subtle.digest("SHA-256", enc.encode(a)), crypto.subtle.digest("SHA-256", enc.encode(b)),
-  ]);
-  const u = new Uint8Array(x), v = new Uint8Array(y);
-  let diff = 0;
-  for (let i = 0; i < u.length; i++) diff |= u[i] ^ v[i];
-  return diff === 0;
-}

@@ -2,6 +2,7 @@
 // in the user vault with refresh under a lock, return-URL checks, and the posting connectors.
 import type { Deps } from "../runtime/deps.ts";
 import type { TokenDeps } from "./tokens.ts";
+import { bytesToBase64Url } from "../encoding/index.ts";
 
 export * from "./providers.ts";
 export * from "./client.ts";
@@ -27,8 +28,5 @@ export async function sha256Hex(value: string): Promise<string> {
 
 /** 32 random bytes, base64url (43 characters). */
 export function randomState(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 }

@@ -23,6 +23,7 @@ import { clientIp, type AppEnv } from "../http/index.ts";
 import type { Logger } from "../log/index.ts";
 import { isUuid } from "../uuid/index.ts";
 import type { RequestMonitor } from "./registry.ts";
+import { base64UrlToText } from "../encoding/index.ts";
 
 export const WINDOW_SECONDS = 5 * 60;
 /** 401s per IP (and per token subject) in a window before an auth_failures incident. */
@@ -74,7 +75,7 @@ function tokenSubject(auth: string | undefined): string | null {
   const m = /^Bearer [A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*$/.exec(auth ?? "");
   if (!m) return null;
   try {
-    const sub = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(m[1].replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0)))).sub;
+    const sub = JSON.parse(base64UrlToText(m[1])).sub;
     return isUuid(sub) ? sub.toLowerCase() : null;
   } catch {
     return null;

@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { ApiError, json, route, type Router } from "../../../shared/http/index.ts";
 import { toIso } from "../../../shared/schemas/index.ts";
 import { DistributorHeader, EndpointParams, EventTypeSchema, manage, type RouteContext } from "./context.ts";
+import { base64UrlToText, textToBase64Url } from "../../../shared/encoding/index.ts";
 
 const Timestamp = z.string().openapi({ format: "date-time" });
 const STATUSES = ["pending", "delivered", "dead"] as const;
@@ -34,10 +35,16 @@ const DeliverySchema = z.object({
 
 /** Opaque keyset cursor: base64url of "<created_at ISO>|<id>". */
 function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(`${at.toISOString()}|${id}`).toString("base64url");
+  return textToBase64Url(`${at.toISOString()}|${id}`);
 }
 function decodeCursor(raw: string): { at: Date; id: string } | null {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([0-9a-f-]{36})$/.exec(Buffer.from(raw, "base64url").toString("utf8"));
+  let text: string;
+  try {
+    text = base64UrlToText(raw);
+  } catch {
+    return null;
+  }
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([0-9a-f-]{36})$/.exec(text);
   return m && !Number.isNaN(Date.parse(m[1])) ? { at: new Date(m[1]), id: m[2] } : null;
 }
 
