@@ -1,44 +1,40 @@
 // support-tickets: anonymous creation with strict limits (per-IP rate limit, sizes, e-mail,
 // honeypot), sealed storage, a user's own list; the real app and database.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { describe, expect } from "vitest";
 import { SignJWT } from "jose";
 import { createApp } from "../../functions/support-tickets/app.ts";
 import { BODY_MAX, SUBJECT_MAX, TICKETS_PER_IP_PER_HOUR } from "../../functions/support-tickets/routes/tickets.ts";
 import { open } from "../../shared/crypto/index.ts";
 import { createLogger } from "../../shared/log/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
 import { signDevToken } from "../../scripts/lib/dev-tokens.ts";
-import { adminSql, bearer, newUser, TEST_JWT_SECRET, testDeps } from "../support/harness.ts";
+import { test as base } from "../support/fixtures.ts";
+import { bearer, newUser, TEST_JWT_SECRET, testDeps } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 
-let deps: Deps;
-let sql: postgres.Sql;
-let app: ReturnType<typeof createApp>;
 const logLines: string[] = [];
 const url = "http://x/functions/v1/support-tickets";
 let ipSeq = 0;
 /** A fresh client address per test: the limit is per IP. */
 const newIp = () => `198.51.100.${++ipSeq}`;
 
-beforeAll(async () => {
-  deps = await testDeps({ LOG_LEVEL: "debug" }, { logger: createLogger("debug", (l) => logLines.push(l)) });
-  sql = adminSql();
-  app = createApp(deps);
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
-
 const ticket = (o: Record<string, unknown> = {}) => ({ subject: "Cannot log in", body: "Since yesterday the login fails.", email: "someone@example.org", ...o });
-const create = (ip: string, body: unknown, headers: Record<string, string> = {}) =>
-  app.request(url, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": ip, ...headers }, body: JSON.stringify(body) });
-const list = (headers: Record<string, string>, q = "") => app.request(`${url}${q}`, { headers: { "x-forwarded-for": newIp(), ...headers } });
-const count = async () => (await sql`select count(*)::int as n from public.support_tickets`)[0].n as number;
+
+const test = base
+  // Deps that log at debug level into logLines.
+  .extend("deps", { scope: "file" }, async ({}, { onCleanup }) => {
+    const deps = await testDeps({ LOG_LEVEL: "debug" }, { logger: createLogger("debug", (l) => logLines.push(l)) });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  .extend("create", { scope: "file" }, async ({ app }) => (ip: string, body: unknown, headers: Record<string, string> = {}) =>
+    Promise.resolve(app.request(url, { method: "POST", headers: { "content-type": "application/json", "x-forwarded-for": ip, ...headers }, body: JSON.stringify(body) })))
+  .extend("list", { scope: "file" }, async ({ app }) => (headers: Record<string, string>, q = "") =>
+    Promise.resolve(app.request(`${url}${q}`, { headers: { "x-forwarded-for": newIp(), ...headers } })))
+  .extend("count", { scope: "file" }, async ({ sql }) => async () => (await sql`select count(*)::int as n from public.support_tickets`)[0].n as number);
 
 describe("POST / (anonymous)", () => {
-  it("stores an anonymous ticket sealed: no plaintext in the row, AAD binds it to its id", async () => {
+  test("stores an anonymous ticket sealed: no plaintext in the row, AAD binds it to its id", async ({ sql, deps, create }) => {
     const canary = `Zebulon${crypto.randomUUID().slice(0, 6)}`;
     const res = await create(newIp(), ticket({ subject: `Help for ${canary}`, body: `Call ${canary} at +1 415 555 0133`, email: `${canary}@example.org` }));
     expect(res.status).toBe(201);
@@ -56,7 +52,7 @@ describe("POST / (anonymous)", () => {
     await expect(open(deps.keyring, sealed, `support_tickets:${crypto.randomUUID()}`)).rejects.toThrow();
   });
 
-  it("the anon key (what supabase-js sends before sign-in) is anonymous", async () => {
+  test("the anon key (what supabase-js sends before sign-in) is anonymous", async ({ sql, create }) => {
     const now = Math.floor(Date.now() / 1000);
     const anonKey = await new SignJWT({ role: "anon" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt(now).setExpirationTime(now + 600)
       .sign(new TextEncoder().encode(TEST_JWT_SECRET));
@@ -66,7 +62,7 @@ describe("POST / (anonymous)", () => {
     expect(row.user_id).toBeNull();
   });
 
-  it("a presented token must be valid: bad signature, expired, malformed → 401, nothing stored", async () => {
+  test("a presented token must be valid: bad signature, expired, malformed → 401, nothing stored", async ({ create, count }) => {
     const before = await count();
     const sub = crypto.randomUUID();
     await expectError(await create(newIp(), ticket(), bearer(await signDevToken("another-secret-that-is-32-chars-long!!", { sub }))), 401, "Authentication required");
@@ -75,7 +71,7 @@ describe("POST / (anonymous)", () => {
     expect(await count()).toBe(before);
   });
 
-  it("limits: subject ≤ 200, body ≤ 5,000, a valid e-mail, no unknown fields (400 naming the field, nothing stored)", async () => {
+  test("limits: subject ≤ 200, body ≤ 5,000, a valid e-mail, no unknown fields (400 naming the field, nothing stored)", async ({ create, count }) => {
     const before = await count();
     const cases: [Record<string, unknown>, string][] = [
       [ticket({ subject: "x".repeat(SUBJECT_MAX + 1) }), "subject"],
@@ -95,7 +91,7 @@ describe("POST / (anonymous)", () => {
     expect(await count()).toBe(before + 1);
   });
 
-  it(`${TICKETS_PER_IP_PER_HOUR} attempts per client IP per hour (invalid ones count too), then 429 with Retry-After; another IP is unaffected`, async () => {
+  test(`${TICKETS_PER_IP_PER_HOUR} attempts per client IP per hour (invalid ones count too), then 429 with Retry-After; another IP is unaffected`, async ({ sql, create, count }) => {
     const ip = newIp();
     const before = await count();
     for (let i = 0; i < TICKETS_PER_IP_PER_HOUR - 1; i++) expect((await create(ip, ticket())).status).toBe(201);
@@ -111,7 +107,7 @@ describe("POST / (anonymous)", () => {
     expect(rl.hits).toBe(TICKETS_PER_IP_PER_HOUR);
   });
 
-  it("honeypot filled: a 201-looking answer, nothing stored, the attempt counted and logged", async () => {
+  test("honeypot filled: a 201-looking answer, nothing stored, the attempt counted and logged", async ({ sql, create, count }) => {
     const ip = newIp();
     const before = await count();
     const res = await create(ip, ticket({ website: "http://spam.example" }));
@@ -129,9 +125,14 @@ describe("POST / (anonymous)", () => {
 });
 
 describe("signed-in users", () => {
+  // authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+  let list: (headers: Record<string, string>) => Promise<Response>;
+  test.beforeAll(({ list: l }) => {
+    list = l;
+  });
   authenticationCases("GET /", (h) => list(h));
 
-  it("a user token attaches the ticket; GET lists only the caller's own, decrypted, paged", async () => {
+  test("a user token attaches the ticket; GET lists only the caller's own, decrypted, paged", async ({ sql, create, list, count }) => {
     const alice = await newUser(sql);
     const bob = await newUser(sql);
     for (let i = 1; i <= 3; i++) {
@@ -154,7 +155,7 @@ describe("signed-in users", () => {
     await expectError(await list(bearer(alice.token), "?cursor=bm9wZQ"), 400, "Invalid request", [{ in: "query", path: "cursor" }]);
   });
 
-  it("RLS: as the functions' role a user reads and creates only their own tickets", async () => {
+  test("RLS: as the functions' role a user reads and creates only their own tickets", async ({ sql, deps, create }) => {
     const alice = await newUser(sql);
     const bob = await newUser(sql);
     await create(newIp(), ticket(), bearer(alice.token));
