@@ -2,50 +2,47 @@
 // erasure test searches every column of every table, and a pg_dump, for what was erased.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject } from "vitest";
 import type postgres from "postgres";
+import type { Deps } from "../../shared/runtime/deps.ts";
 import { createApp } from "../../functions/privacy/app.ts";
 import { createApp as createWebhook } from "../../functions/webhook-whatsapp/app.ts";
 import { createApp as createMessages } from "../../functions/messages/app.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
 import { encodeCursor } from "../../shared/http/cursor.ts";
-import { adminSql, bearer, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { bearer, TEST_WHATSAPP_APP_SECRET } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 import { connectWhatsapp, createTenant, type Tenant } from "../support/tenancy.ts";
 import { messagesPayload, msg, phoneNumberId, signedHeaders, waId } from "../support/meta.ts";
 
-let deps: Deps;
-let sql: postgres.Sql;
-let app: ReturnType<typeof createApp>;
-let a: Tenant;
-let b: Tenant;
 const base = "http://x/functions/v1/privacy";
-
-beforeAll(async () => {
-  deps = await testDeps();
-  sql = adminSql();
-  app = createApp(deps);
-  a = await createTenant(deps, sql, "Privacy A");
-  b = await createTenant(deps, sql, "Privacy B");
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
-
-const post = (path: string, headers: Record<string, string>, body: unknown) =>
-  app.request(`${base}${path}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) });
+type Post = (path: string, headers: Record<string, string>, body: unknown) => Promise<Response>;
 const as = (token: string, distributor: string) => bearer(token, { "x-distributor-id": distributor });
 
+const test = fixtures
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  /** Two distributors shared by the file's tests. */
+  .extend("a", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Privacy A"))
+  .extend("b", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Privacy B"))
+  .extend("post", { scope: "file" }, async ({ app }): Promise<Post> => (path, headers, body) =>
+    Promise.resolve(app.request(`${base}${path}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) })))
+  .extend("customerWithHistory", { scope: "file" }, async ({ deps, sql }) => customerWithHistory(deps, sql));
+
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+const forAuthCases = {} as { app: ReturnType<typeof createApp>; a: Tenant; post: Post };
+test.beforeAll(({ app, a, post }) => {
+  Object.assign(forAuthCases, { app, a, post });
+});
+
 /** A customer with a conversation, messages (inbound with PII, outbound), an order with a note: through the real APIs. */
-async function customerWithHistory(t: Tenant, canary: { waId: string; name: string; email: string; note: string; reply: string }) {
+const customerWithHistory = (deps: Deps, sql: postgres.Sql) => async (t: Tenant, canary: { waId: string; name: string; email: string; note: string; reply: string }) => {
   const phoneId = phoneNumberId();
   await connectWhatsapp(deps, sql, t.id, phoneId);
   const body = JSON.stringify(messagesPayload(phoneId, [
     msg.text({ from: canary.waId, body: `Hello, I am ${canary.name}, mail me at ${canary.email}` }),
   ], { [canary.waId]: canary.name }));
   const hook = await createWebhook(deps).request("http://x/functions/v1/webhook-whatsapp", {
-    method: "POST", headers: signedHeaders(body, "whatsapp-app-secret-for-tests"), body,
+    method: "POST", headers: signedHeaders(body, TEST_WHATSAPP_APP_SECRET), body,
   });
   expect(hook.status).toBe(200);
   const [cu] = await sql`select c.id from public.customers c where c.distributor_id = ${t.id} and c.wa_id_hash is not null
@@ -62,12 +59,12 @@ async function customerWithHistory(t: Tenant, canary: { waId: string; name: stri
   })).status).toBe(201);
   expect((await messages.request(`http://x/functions/v1/messages/customers/${cu.id}`, { headers: h })).status).toBe(200); // an access-log entry
   return { customerId: cu.id as string, conversationId: cv.id as string };
-}
+};
 
 describe("POST /export", () => {
-  authenticationCases("POST /export", (h) => post("/export", { ...h, "x-distributor-id": a.id }, { customer_id: crypto.randomUUID() }));
+  authenticationCases("POST /export", (h) => forAuthCases.post("/export", { ...h, "x-distributor-id": forAuthCases.a.id }, { customer_id: crypto.randomUUID() }));
 
-  it("returns every record about the customer, decrypted, records the request and audits it", async () => {
+  test("returns every record about the customer, decrypted, records the request and audits it", async ({ sql, a, post, customerWithHistory }) => {
     const canary = { waId: waId(), name: "Ottoline Export", email: "ottoline.export@example.org", note: "Leave at gate 7", reply: "Thanks Ottoline" };
     const { customerId, conversationId } = await customerWithHistory(a, canary);
     const res = await post("/export", as(a.users.ADMIN.mfaToken, a.id), { customer_id: customerId });
@@ -91,7 +88,7 @@ describe("POST /export", () => {
     expect(audit.n).toBe(1);
   });
 
-  it("needs customers.export with aal2; another tenant's customer is 404; a bad body 400", async () => {
+  test("needs customers.export with aal2; another tenant's customer is 404; a bad body 400", async ({ sql, a, b, post }) => {
     const [cu] = await sql`insert into public.customers (distributor_id) values (${b.id}) returning id`;
     await expectError(await post("/export", as(a.users.OWNER.token, a.id), { customer_id: cu.id }), 403, "Multi-factor authentication required");
     await expectError(await post("/export", as(a.users.MANAGER.mfaToken, a.id), { customer_id: cu.id }), 403, "Forbidden");
@@ -104,16 +101,16 @@ describe("POST /export", () => {
 });
 
 /** pg_dump --data-only when the binary and a real server are there; else every row of every table as text. */
-async function dumpDatabase(): Promise<string> {
+async function dumpDatabase(sql: postgres.Sql): Promise<string> {
   const pgDump = "/usr/lib/postgresql/15/bin/pg_dump";
   if (existsSync(pgDump) && inject("databaseKind") !== "pglite") {
     return execFileSync(pgDump, ["--data-only", "--no-owner", "--dbname", inject("databaseUrl")], { encoding: "utf8", maxBuffer: 1 << 30 });
   }
-  return (await everyRow()).map((r) => r.row).join("\n");
+  return (await everyRow(sql)).map((r) => r.row).join("\n");
 }
 
 /** Every row of every table in every schema but the catalogs, as text, with its table. */
-async function everyRow(): Promise<{ table: string; row: string }[]> {
+async function everyRow(sql: postgres.Sql): Promise<{ table: string; row: string }[]> {
   const tables = await sql`select table_schema, table_name from information_schema.tables
                            where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`;
   const out: { table: string; row: string }[] = [];
@@ -125,9 +122,9 @@ async function everyRow(): Promise<{ table: string; row: string }[]> {
 }
 
 describe("POST /erase", () => {
-  authenticationCases("POST /erase", (h) => post("/erase", { ...h, "x-distributor-id": a.id }, { customer_id: crypto.randomUUID() }));
+  authenticationCases("POST /erase", (h) => forAuthCases.post("/erase", { ...h, "x-distributor-id": forAuthCases.a.id }, { customer_id: crypto.randomUUID() }));
 
-  it("leaves no trace: no row outside the audit tables and privacy_requests holds the id, nothing holds hashes or canaries", async () => {
+  test("leaves no trace: no row outside the audit tables and privacy_requests holds the id, nothing holds hashes or canaries", async ({ sql, a, post, customerWithHistory }) => {
     const canary = { waId: waId(), name: "Wilhelmina Erasecanary", email: "wilhelmina.erase@example.org", note: "Ring Wilhelmina twice", reply: "Bye Wilhelmina" };
     const { customerId, conversationId } = await customerWithHistory(a, canary);
     // A second customer of the same distributor must survive untouched.
@@ -156,7 +153,7 @@ describe("POST /erase", () => {
 
     const idsOf = [customerId, conversationId, ...messageIds, ...orderIds];
     const kept = new Set(["public.data_access_audit", "public.privacy_requests"]);
-    const rows = await everyRow();
+    const rows = await everyRow(sql);
     for (const { table, row } of rows) {
       if (!kept.has(table)) for (const id of idsOf) expect(row.includes(id), `${table} still holds ${id}: ${row.slice(0, 300)}`).toBe(false);
     }
@@ -168,7 +165,7 @@ describe("POST /erase", () => {
     for (const { table, row } of rows) {
       for (const n of needles) expect(row.includes(n), `${table} still holds ${n}`).toBe(false);
     }
-    const dump = await dumpDatabase();
+    const dump = await dumpDatabase(sql);
     expect(dump).toContain("Privacy A");
     for (const n of needles) expect(dump.includes(n), `dump holds ${n}`).toBe(false);
     // The audit trail keeps ids only: no hash or canary in it (checked above), and the erasure is in it.
@@ -181,7 +178,7 @@ describe("POST /erase", () => {
     await expectError(await post("/erase", as(a.users.OWNER.mfaToken, a.id), { customer_id: customerId }), 404, "Not found");
   }, 60_000);
 
-  it("another tenant's customer: 404, nothing deleted", async () => {
+  test("another tenant's customer: 404, nothing deleted", async ({ sql, a, b, post }) => {
     const [cu] = await sql`insert into public.customers (distributor_id) values (${b.id}) returning id`;
     await expectError(await post("/erase", as(a.users.OWNER.mfaToken, a.id), { customer_id: cu.id }), 404, "Not found");
     await expectError(await post("/erase", as(a.users.OWNER.mfaToken, b.id), { customer_id: cu.id }), 404, "Not found");
@@ -191,10 +188,10 @@ describe("POST /erase", () => {
 });
 
 describe("GET /requests", () => {
-  const list = (h: Record<string, string>, q = "") => app.request(`${base}/requests${q}`, { headers: h });
-  authenticationCases("GET /requests", (h) => list({ ...h, "x-distributor-id": a.id }));
+  const list = (h: Record<string, string>, q = "") => forAuthCases.app.request(`${base}/requests${q}`, { headers: h });
+  authenticationCases("GET /requests", (h) => list({ ...h, "x-distributor-id": forAuthCases.a.id }));
 
-  it("lists the distributor's requests with status (OWNER/ADMIN), paged; others 403/404", async () => {
+  test("lists the distributor's requests with status (OWNER/ADMIN), paged; others 403/404", async ({ sql, deps, a }) => {
     const t = await createTenant(deps, sql, "Requests Co");
     const [cu] = await sql`insert into public.customers (distributor_id) values (${t.id}) returning id`;
     await sql`insert into public.privacy_requests (distributor_id, customer_id, type, status, created_at)
