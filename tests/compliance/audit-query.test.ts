@@ -1,40 +1,36 @@
 // audit-query: own secret audit, a distributor's data-access audit, security incidents, the
 // compliance report and the retention policy; every read of an audit log is itself audited.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { describe, expect } from "vitest";
 import { createApp } from "../../functions/audit-query/app.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
 import { encodeCursor } from "../../shared/http/cursor.ts";
-import { adminSql, bearer, newUser, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { bearer, newUser } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 import { createTenant, type Tenant } from "../support/tenancy.ts";
 
-let deps: Deps;
-let sql: postgres.Sql;
-let app: ReturnType<typeof createApp>;
-let a: Tenant;
-let b: Tenant;
 const base = "http://x/functions/v1/audit-query";
-
-beforeAll(async () => {
-  deps = await testDeps();
-  sql = adminSql();
-  app = createApp(deps);
-  a = await createTenant(deps, sql, "Audit A");
-  b = await createTenant(deps, sql, "Audit B");
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
-
-const get = (path: string, headers: Record<string, string>) => app.request(`${base}${path}`, { headers });
 const as = (token: string, distributor?: string) => bearer(token, distributor ? { "x-distributor-id": distributor } : {});
 
-describe("GET /secrets", () => {
-  authenticationCases("GET /secrets", (h) => get("/secrets", h));
+const test = fixtures
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  /** Two distributors shared by the file's tests. */
+  .extend("a", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Audit A"))
+  .extend("b", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Audit B"))
+  .extend("get", { scope: "file" }, async ({ app }) => (path: string, headers: Record<string, string>) =>
+    Promise.resolve(app.request(`${base}${path}`, { headers })))
+  .extend("put", { scope: "file" }, async ({ app }) => (headers: Record<string, string>, body: unknown) =>
+    Promise.resolve(app.request(`${base}/retention-policy`, { method: "PUT", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) })));
 
-  it("lists only the caller's own rows, filtered, in keyset pages, and audits the read", async () => {
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+const forAuthCases = {} as { a: Tenant; get: (path: string, headers: Record<string, string>) => Promise<Response>; put: (headers: Record<string, string>, body: unknown) => Promise<Response> };
+test.beforeAll(({ a, get, put }) => {
+  Object.assign(forAuthCases, { a, get, put });
+});
+
+describe("GET /secrets", () => {
+  authenticationCases("GET /secrets", (h) => forAuthCases.get("/secrets", h));
+
+  test("lists only the caller's own rows, filtered, in keyset pages, and audits the read", async ({ sql, get }) => {
     const u = await newUser(sql);
     const other = await newUser(sql);
     await sql`insert into public.secret_audit_logs (user_id, service_name, operation, success, created_at)
@@ -61,7 +57,7 @@ describe("GET /secrets", () => {
     expect(audit[0].details).toMatchObject({ count: 3, format: "json" });
   });
 
-  it("refuses a window over 366 days, a reversed one and a forged cursor (400)", async () => {
+  test("refuses a window over 366 days, a reversed one and a forged cursor (400)", async ({ sql, get }) => {
     const u = await newUser(sql);
     await expectError(await get("/secrets?from=2024-01-01T00:00:00Z&to=2025-06-01T00:00:00Z", as(u.token)), 400, "Invalid request", [{ in: "query", path: "from" }]);
     await expectError(await get("/secrets?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z", as(u.token)), 400, "Invalid request");
@@ -77,9 +73,9 @@ describe("GET /secrets", () => {
 });
 
 describe("GET /data-access", () => {
-  authenticationCases("GET /data-access", (h) => get("/data-access", { ...h, "x-distributor-id": a.id }));
+  authenticationCases("GET /data-access", (h) => forAuthCases.get("/data-access", { ...h, "x-distributor-id": forAuthCases.a.id }));
 
-  it("OWNER and ADMIN read their distributor's rows only; MANAGER 403; another tenant's id 404", async () => {
+  test("OWNER and ADMIN read their distributor's rows only; MANAGER 403; another tenant's id 404", async ({ sql, a, b, get }) => {
     const rec = crypto.randomUUID();
     await sql`insert into public.data_access_audit (distributor_id, user_id, action, table_name, record_id, details)
               values (${a.id}, ${a.users.MANAGER.id}, 'customers.read', 'customers', ${rec}, '{"count":1}'),
@@ -103,7 +99,7 @@ describe("GET /data-access", () => {
     expect(audit.n).toBe(1);
   });
 
-  it("format=csv streams every row of the window across pages, injection-safe", async () => {
+  test("format=csv streams every row of the window across pages, injection-safe", async ({ sql, deps, get }) => {
     const t = await createTenant(deps, sql, "CSV Co");
     await sql`insert into public.data_access_audit (distributor_id, user_id, action, table_name, details, created_at)
               select ${t.id}, ${t.users.OWNER.id}, 'customers.read', case when i = 1 then '=HYPERLINK("x")' else 'customers' end, '{}',
@@ -120,7 +116,7 @@ describe("GET /data-access", () => {
     expect(text).not.toMatch(/,=HYPERLINK/);
   });
 
-  it("a one-day page on a large table uses the keyset index (EXPLAIN)", async () => {
+  test("a one-day page on a large table uses the keyset index (EXPLAIN)", async ({ sql, deps }) => {
     const t = await createTenant(deps, sql, "Big audit");
     await sql`insert into public.data_access_audit (distributor_id, user_id, action, created_at)
               select ${t.id}, ${t.users.OWNER.id}, 'messages.read', now() - make_interval(mins => i) from generate_series(1, 20000) i`;
@@ -139,9 +135,9 @@ describe("GET /data-access", () => {
 });
 
 describe("GET /security-incidents", () => {
-  authenticationCases("GET /security-incidents", (h) => get("/security-incidents", { ...h, "x-distributor-id": a.id }));
+  authenticationCases("GET /security-incidents", (h) => forAuthCases.get("/security-incidents", { ...h, "x-distributor-id": forAuthCases.a.id }));
 
-  it("OWNER/ADMIN see their distributor's; platform admins all; user_metadata.role=admin gains nothing", async () => {
+  test("OWNER/ADMIN see their distributor's; platform admins all; user_metadata.role=admin gains nothing", async ({ sql, deps, a, b, get }) => {
     await sql`insert into public.security_incidents (distributor_id, type, severity, ip, details)
               values (${a.id}, 'brute_force', 'high', '203.0.113.9', '{"attempts":12}'),
                      (${b.id}, 'token_reuse', 'critical', null, '{}'),
@@ -170,9 +166,9 @@ describe("GET /security-incidents", () => {
 });
 
 describe("GET /compliance-report", () => {
-  authenticationCases("GET /compliance-report", (h) => get("/compliance-report", { ...h, "x-distributor-id": a.id }));
+  authenticationCases("GET /compliance-report", (h) => forAuthCases.get("/compliance-report", { ...h, "x-distributor-id": forAuthCases.a.id }));
 
-  it("is computed: non_compliant with reasons when something is overdue, compliant once nothing is", async () => {
+  test("is computed: non_compliant with reasons when something is overdue, compliant once nothing is", async ({ sql, deps, a, get }) => {
     const t = await createTenant(deps, sql, "Report Co");
     const [cu] = await sql`insert into public.customers (distributor_id) values (${t.id}) returning id`;
     const [cv] = await sql`insert into public.conversations (distributor_id, customer_id) values (${t.id}, ${cu.id}) returning id`;
@@ -214,12 +210,10 @@ describe("GET /compliance-report", () => {
 });
 
 describe("retention policy", () => {
-  const put = (headers: Record<string, string>, body: unknown) =>
-    app.request(`${base}/retention-policy`, { method: "PUT", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) });
-  authenticationCases("GET /retention-policy", (h) => get("/retention-policy", { ...h, "x-distributor-id": a.id }));
-  authenticationCases("PUT /retention-policy", (h) => put({ ...h, "x-distributor-id": a.id }, { messages_days: 400 }));
+  authenticationCases("GET /retention-policy", (h) => forAuthCases.get("/retention-policy", { ...h, "x-distributor-id": forAuthCases.a.id }));
+  authenticationCases("PUT /retention-policy", (h) => forAuthCases.put({ ...h, "x-distributor-id": forAuthCases.a.id }, { messages_days: 400 }));
 
-  it("defaults, changed by the OWNER with aal2 within bounds (audit logs never below 365 days)", async () => {
+  test("defaults, changed by the OWNER with aal2 within bounds (audit logs never below 365 days)", async ({ sql, deps, b, get, put }) => {
     const t = await createTenant(deps, sql, "Policy Co");
     expect(await (await get("/retention-policy", as(t.users.ADMIN.token, t.id))).json())
       .toEqual({ messages_days: 730, ai_responses_days: 365, audit_logs_days: 2555, pii_detection_results_days: 90 });
