@@ -4,44 +4,49 @@
 // for the user's id (outside the audit tables and privacy_requests) and their ciphertexts.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../../functions/privacy/app.ts";
 import { createApp as createOAuth } from "../../functions/oauth-callback/app.ts";
 import { createLogger } from "../../shared/log/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
-import { adminSql, bearer, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { bearer, testDeps } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 import { userWithMfa, type TestUser } from "../support/tenancy.ts";
 import { connect, postJson, start } from "../oauth/support/flow.ts";
-import { startOAuthWorld, type OAuthWorld } from "../oauth/support/world.ts";
+import { startOAuthWorld } from "../oauth/support/world.ts";
 
-let world: OAuthWorld;
-let deps: Deps;
-let sql: postgres.Sql;
-let app: ReturnType<typeof createApp>;
-let oauth: ReturnType<typeof createOAuth>;
 const logLines: string[] = [];
 const base = "http://x/functions/v1/privacy";
 
-beforeAll(async () => {
-  world = await startOAuthWorld();
-  deps = await testDeps(world.env({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => logLines.push(l)) });
-  sql = adminSql();
-  app = createApp(deps);
-  oauth = createOAuth(deps);
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-  await world.close();
-});
+const test = fixtures
+  /** The fake authorization servers. */
+  .extend("world", { scope: "file" }, async ({}, { onCleanup }) => {
+    const world = await startOAuthWorld();
+    onCleanup(() => world.close());
+    return world;
+  })
+  // Deps pointed at the fake authorization servers, logging at debug level into logLines.
+  .extend("deps", { scope: "file" }, async ({ world }, { onCleanup }) => {
+    const deps = await testDeps(world.env({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => logLines.push(l)) });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  .extend("oauth", { scope: "file" }, async ({ deps }) => createOAuth(deps))
+  .extend("post", { scope: "file" }, async ({ app }) => (path: string, headers: Record<string, string>) =>
+    Promise.resolve(app.request(`${base}${path}`, { method: "POST", headers })))
+  .extend("socialUser", { scope: "file" }, async ({ sql, oauth }) => socialUser(sql, oauth));
 
-const post = (path: string, headers: Record<string, string>) => app.request(`${base}${path}`, { method: "POST", headers });
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+let post: (path: string, headers: Record<string, string>) => Promise<Response>;
+test.beforeAll(({ post: p }) => {
+  post = p;
+});
 
 /** A user with: twitter (revocable), hootsuite (revocation fails), buffer (no revocation) connected; linkedin disconnected
  * (a soft-deleted secret); a started flow (oauth state); a post; a user-level AI row; an AI row of a distributor it is not. */
-async function socialUser(canary: string): Promise<TestUser> {
+const socialUser = (sql: postgres.Sql, oauth: ReturnType<typeof createOAuth>) => async (canary: string): Promise<TestUser> => {
   const u = await userWithMfa(sql);
   for (const p of ["twitter", "hootsuite", "buffer", "linkedin"] as const) expect((await connect(oauth, u.token, p)).status).toBe(302);
   expect((await postJson(oauth, "/disconnect", u.token, { platform: "linkedin" })).status).toBe(200);
@@ -53,12 +58,12 @@ async function socialUser(canary: string): Promise<TestUser> {
   await sql`insert into public.support_tickets (user_id, content_encrypted, content_iv, key_version)
             values (${u.id}, ${`ticket-${canary}`}, 'iv', 1)`;
   return u;
-}
+};
 
 describe("POST /me/export", () => {
   authenticationCases("POST /me/export", (h) => post("/me/export", h));
 
-  it("returns the caller's secrets metadata (never values), connections, posts, AI rows and audit rows; recorded and audited", async () => {
+  test("returns the caller's secrets metadata (never values), connections, posts, AI rows and audit rows; recorded and audited", async ({ sql, post, socialUser }) => {
     const canary = `exp${crypto.randomUUID().slice(0, 8)}`;
     const u = await socialUser(canary);
     const other = await socialUser(`other${canary}`);
@@ -102,15 +107,15 @@ describe("POST /me/export", () => {
 });
 
 /** pg_dump --data-only when the binary and a real server are there; else every row of every table as text. */
-async function dumpDatabase(): Promise<string> {
+async function dumpDatabase(sql: postgres.Sql): Promise<string> {
   const pgDump = "/usr/lib/postgresql/15/bin/pg_dump";
   if (existsSync(pgDump) && inject("databaseKind") !== "pglite") {
     return execFileSync(pgDump, ["--data-only", "--no-owner", "--dbname", inject("databaseUrl")], { encoding: "utf8", maxBuffer: 1 << 30 });
   }
-  return (await everyRow()).map((r) => r.row).join("\n");
+  return (await everyRow(sql)).map((r) => r.row).join("\n");
 }
 
-async function everyRow(): Promise<{ table: string; row: string }[]> {
+async function everyRow(sql: postgres.Sql): Promise<{ table: string; row: string }[]> {
   const tables = await sql`select table_schema, table_name from information_schema.tables
                            where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema')`;
   const out: { table: string; row: string }[] = [];
@@ -128,7 +133,7 @@ const kept = (table: string) => KEPT.has(table) || table.startsWith("auth.");
 describe("POST /me/erase", () => {
   authenticationCases("POST /me/erase", (h) => post("/me/erase", h));
 
-  it("needs aal2: an aal1 token is 403 and nothing is deleted or revoked", async () => {
+  test("needs aal2: an aal1 token is 403 and nothing is deleted or revoked", async ({ sql, world, post, socialUser }) => {
     const u = await socialUser(`aal${crypto.randomUUID().slice(0, 8)}`);
     const revocations = world.basic.revoked.length + world.body.revoked.length;
     await expectError(await post("/me/erase", bearer(u.token)), 403, "Multi-factor authentication required");
@@ -139,7 +144,7 @@ describe("POST /me/erase", () => {
     expect(r.n).toBe(0);
   });
 
-  it("revokes the tokens at the providers (a failure logged, not fatal), deletes everything of theirs, leaves no trace", async () => {
+  test("revokes the tokens at the providers (a failure logged, not fatal), deletes everything of theirs, leaves no trace", async ({ sql, world, post, socialUser }) => {
     const canary = `era${crypto.randomUUID().slice(0, 8)}`;
     const u = await socialUser(canary);
     const other = await socialUser(`keep${canary}`);
@@ -170,13 +175,13 @@ describe("POST /me/erase", () => {
     const deletes = await sql`select service_name from public.secret_audit_logs where user_id = ${u.id} and operation = 'delete' order by service_name`;
     expect(deletes.map((r) => r.service_name)).toEqual(expect.arrayContaining(["buffer_oauth_token", "hootsuite_oauth_token", "twitter_oauth_token"]));
 
-    const rows = await everyRow();
+    const rows = await everyRow(sql);
     for (const { table, row } of rows) {
       if (!kept(table)) expect(row.includes(u.id), `${table} still holds the user's id: ${row.slice(0, 300)}`).toBe(false);
     }
     const needles = [...ciphertexts, ...stateHashes, `post-${canary}`, `profile-${canary}`, `ct-${canary}`, `ticket-${canary}`];
     for (const { table, row } of rows) for (const n of needles) expect(row.includes(n), `${table} still holds ${n}`).toBe(false);
-    const dump = await dumpDatabase();
+    const dump = await dumpDatabase(sql);
     expect(dump).toContain(other.id); // the dump is real
     for (const n of needles) expect(dump.includes(n), `dump holds ${n}`).toBe(false);
     // The audit trail records the erasure with ids and counts only.
