@@ -1,33 +1,17 @@
 // Retention: policies per distributor, private.retention_cleanup (bounded, resumable,
 // idempotent), retention_runs, and its three triggers: pg_cron (where available), the
 // retention-cleanup function (CRON_SECRET or a service-role JWT), npm start's dev job.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../../functions/retention-cleanup/app.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
 import { signDevToken } from "../../scripts/lib/dev-tokens.ts";
-import { adminSql, bearer, newUser, TEST_JWT_SECRET, testDeps, testEnv } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { bearer, newUser, TEST_JWT_SECRET, testDeps, testEnv } from "../support/harness.ts";
 import { createTenant, type Tenant } from "../support/tenancy.ts";
 
 const CRON_SECRET = "cron-secret-for-the-retention-tests-0123456789";
-let deps: Deps;
-let sql: postgres.Sql;
-let app: ReturnType<typeof createApp>;
-
-beforeAll(async () => {
-  deps = await testDeps({ CRON_SECRET, RETENTION_BATCH_SIZE: "7" });
-  sql = adminSql();
-  app = createApp(deps);
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
-
-const run = (headers: Record<string, string>) => app.request("http://x/functions/v1/retention-cleanup", { method: "POST", headers });
-
 /** Rows a day inside and a day outside each cutoff, `n` of each, for every policy table. */
-async function seed(t: Tenant, days: { messages: number; pii: number; audit: number }, n = 3) {
+const seeder = (sql: postgres.Sql) => async (t: Tenant, days: { messages: number; pii: number; audit: number }, n = 3) => {
   const [cu] = await sql`insert into public.customers (distributor_id) values (${t.id}) returning id`;
   const [cv] = await sql`insert into public.conversations (distributor_id, customer_id) values (${t.id}, ${cu.id}) returning id`;
   for (const [offset, tag] of [[-1, "keep"], [1, "drop"]] as const) {
@@ -45,9 +29,9 @@ async function seed(t: Tenant, days: { messages: number; pii: number; audit: num
     await sql`insert into public.security_incidents (distributor_id, type, severity, details, created_at)
       select ${t.id}, 'seed', 'low', ${sql.json({ tag })}, now() - make_interval(days => ${auditAge}) from generate_series(1, ${n})`;
   }
-}
+};
 
-async function left(t: Tenant) {
+const counter = (sql: postgres.Sql) => async (t: Tenant) => {
   const [r] = await sql`select
     (select count(*) from public.messages where distributor_id = ${t.id} and preview = 'drop')::int as messages_drop,
     (select count(*) from public.messages where distributor_id = ${t.id} and preview in ('keep', 'recent'))::int as messages_keep,
@@ -58,10 +42,23 @@ async function left(t: Tenant) {
     (select count(*) from public.security_incidents where distributor_id = ${t.id} and details->>'tag' = 'drop')::int as incidents_drop,
     (select count(*) from public.security_incidents where distributor_id = ${t.id} and details->>'tag' = 'keep')::int as incidents_keep`;
   return r;
-}
+};
+
+const test = fixtures
+  // Deps with a cron secret and small batches.
+  .extend("deps", { scope: "file" }, async ({}, { onCleanup }) => {
+    const deps = await testDeps({ CRON_SECRET, RETENTION_BATCH_SIZE: "7" });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  .extend("run", { scope: "file" }, async ({ app }) => (headers: Record<string, string>) =>
+    Promise.resolve(app.request("http://x/functions/v1/retention-cleanup", { method: "POST", headers })))
+  .extend("seed", { scope: "file" }, async ({ sql }) => seeder(sql))
+  .extend("left", { scope: "file" }, async ({ sql }) => counter(sql));
 
 describe("retention cleanup", () => {
-  it("one run leaves exactly the rows inside each distributor's policy; a second deletes nothing; an interrupted run finishes next time", async () => {
+  test("one run leaves exactly the rows inside each distributor's policy; a second deletes nothing; an interrupted run finishes next time", async ({ sql, deps, run, seed, left }) => {
     const a = await createTenant(deps, sql, "Retention A"); // defaults: 730 / 90 / 2555
     const b = await createTenant(deps, sql, "Retention B");
     await sql`insert into public.retention_policies (distributor_id, messages_days, pii_detection_results_days, audit_logs_days)
@@ -108,7 +105,7 @@ describe("retention cleanup", () => {
     expect(again).toMatchObject({ total: 0, done: true, counts: {} });
   });
 
-  it("the scheduled procedure commits per batch and records one run", async () => {
+  test("the scheduled procedure commits per batch and records one run", async ({ sql, deps, seed, left }) => {
     const t = await createTenant(deps, sql, "Job Co");
     await seed(t, { messages: 730, pii: 90, audit: 2555 }, 5);
     await sql`call private.retention_cleanup_job('manual', 3)`;
@@ -117,7 +114,7 @@ describe("retention cleanup", () => {
     expect(r.done).toBe(true);
   });
 
-  it("pg_cron: scheduled where the extension exists, else the migration says so and applies anyway", async () => {
+  test("pg_cron: scheduled where the extension exists, else the migration says so and applies anyway", async ({ sql }) => {
     const [avail] = await sql`select exists (select 1 from pg_available_extensions where name = 'pg_cron') as yes`;
     const [r] = await sql`select private.schedule_retention_cleanup() as outcome`;
     if (avail.yes) expect(["scheduled", "pg_cron not usable"]).toContain(r.outcome);
@@ -128,7 +125,7 @@ describe("retention cleanup", () => {
 });
 
 describe("POST /functions/v1/retention-cleanup: who may call it", () => {
-  it("401 without a bearer, with a wrong secret, a user's JWT, an admin user's JWT or a badly signed service token", async () => {
+  test("401 without a bearer, with a wrong secret, a user's JWT, an admin user's JWT or a badly signed service token", async ({ sql, run }) => {
     const user = await newUser(sql);
     const admin = await newUser(sql, { admin: true });
     const forged = await signDevToken("another-secret-that-is-32-chars-long!!", { sub: user.id, role: "service_role" });
@@ -140,7 +137,7 @@ describe("POST /functions/v1/retention-cleanup: who may call it", () => {
     }
   });
 
-  it("a service-role JWT is accepted; without CRON_SECRET configured only that works", async () => {
+  test("a service-role JWT is accepted; without CRON_SECRET configured only that works", async ({ run }) => {
     const service = await signDevToken(TEST_JWT_SECRET, { sub: crypto.randomUUID(), role: "service_role" });
     expect((await run(bearer(service))).status).toBe(200);
     const noSecret = await testDeps();
