@@ -1,39 +1,38 @@
 // High-severity incidents are POSTed to SECURITY_ALERT_WEBHOOK_URL by the delivery worker's
 // pass, signed like customer webhooks (verified here with the standardwebhooks package), under
 // the same SSRF rules, once.
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type postgres from "postgres";
+import { expect } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { createApp as deliverApp } from "../../functions/webhook-deliver/app.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
 import { newSigningSecret } from "../../shared/webhooks/signing.ts";
-import { adminSql, testDeps } from "../support/harness.ts";
-import { startReceiver, stubResolver, type Receiver } from "../webhooks/support.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { testDeps } from "../support/harness.ts";
+import { startReceiver, stubResolver } from "../webhooks/support.ts";
 
 const CRON = "cron-secret-for-the-alert-tests-0123456789";
 const SECRET = newSigningSecret();
-let deps: Deps;
-let sql: postgres.Sql;
-let rx: Receiver;
 
-beforeAll(async () => {
-  sql = adminSql();
-  rx = await startReceiver();
-  deps = await testDeps({
-    WEBHOOKS_ALLOW_LOOPBACK: "true", ENVIRONMENT: "test", CRON_SECRET: CRON,
-    SECURITY_ALERT_WEBHOOK_URL: `${rx.url.replace("127.0.0.1", "alerts.test")}/alerts`, SECURITY_ALERT_WEBHOOK_SECRET: SECRET,
-  });
-});
-afterAll(async () => {
-  await rx.close();
-  await deps.db.end();
-  await sql.end();
-});
+const test = fixtures
+  /** The alert webhook's receiver. */
+  .extend("rx", { scope: "file" }, async ({}, { onCleanup }) => {
+    const rx = await startReceiver();
+    onCleanup(() => rx.close());
+    return rx;
+  })
+  // Deps whose alert webhook points at the receiver.
+  .extend("deps", { scope: "file" }, async ({ rx }, { onCleanup }) => {
+    const deps = await testDeps({
+      WEBHOOKS_ALLOW_LOOPBACK: "true", ENVIRONMENT: "test", CRON_SECRET: CRON,
+      SECURITY_ALERT_WEBHOOK_URL: `${rx.url.replace("127.0.0.1", "alerts.test")}/alerts`, SECURITY_ALERT_WEBHOOK_SECRET: SECRET,
+    });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  /** One pass of the delivery worker, with the given DNS answers. */
+  .extend("pass", { scope: "file" }, async ({ deps }) => (dns: Record<string, string[]>) =>
+    Promise.resolve(deliverApp(deps, { resolve: stubResolver(dns) }).request("http://localhost/functions/v1/webhook-deliver", { method: "POST", headers: { authorization: `Bearer ${CRON}` } })));
 
-const pass = (dns: Record<string, string[]>) =>
-  deliverApp(deps, { resolve: stubResolver(dns) }).request("http://localhost/functions/v1/webhook-deliver", { method: "POST", headers: { authorization: `Bearer ${CRON}` } });
-
-it("a high incident is POSTed once, signed, with ids and counts only; a private alert address is refused", async () => {
+test("a high incident is POSTed once, signed, with ids and counts only; a private alert address is refused", async ({ sql, rx, pass }) => {
   await sql`update private.security_alerts set sent_at = now() where sent_at is null`; // earlier files' alerts
   const [inc] = await sql`insert into public.security_incidents (type, severity, ip, details)
                           values ('rate_anomaly', 'high', '198.51.100.200', '{"fn":"messages","count":101,"note":"CANARY"}') returning id`;
