@@ -2,25 +2,19 @@
 // function): per-IP counting at the boundary, blocks on every function and their expiry,
 // trusted IPs, Meta's signed traffic never blocked, auth-failure, probing and user-agent
 // incidents, no bodies in incidents, and high incidents queued for the alert webhook.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { describe, expect } from "vitest";
 import { createApp as distributorsApp } from "../../functions/distributors/app.ts";
 import { createApp as messagesApp } from "../../functions/messages/app.ts";
 import { createApp as secretsApp } from "../../functions/manage-user-secrets/app.ts";
 import { createApp as whatsappApp } from "../../functions/webhook-whatsapp/app.ts";
 import { createApp as webhooksApp } from "../../functions/webhooks/app.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
-import { adminSql, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { TEST_WHATSAPP_APP_SECRET, testDeps } from "../support/harness.ts";
 import { signedHeaders } from "../support/meta.ts";
 import { expectError } from "../support/security.ts";
-import { createTenant, type Tenant } from "../support/tenancy.ts";
+import { createTenant } from "../support/tenancy.ts";
 
 const LIMIT = 5;
-let deps: Deps;
-let sql: postgres.Sql;
-let t: Tenant;
-let other: Tenant;
-let apps: Record<string, { request: (url: string, init?: RequestInit) => Response | Promise<Response> }>;
 const ips = new Set<string>();
 function newIp(): string {
   for (;;) {
@@ -32,27 +26,29 @@ function newIp(): string {
   }
 }
 
-beforeAll(async () => {
-  sql = adminSql();
-  deps = await testDeps({ SECURITY_IP_LIMIT: String(LIMIT), SECURITY_BLOCK_SECONDS: "900", SECURITY_TRUSTED_IPS: "192.0.2.0/24,2001:db8::1" });
-  t = await createTenant(deps, sql, "Monitor A");
-  other = await createTenant(deps, sql, "Monitor B");
-  apps = {
+type Apps = Record<string, { request: (url: string, init?: RequestInit) => Response | Promise<Response> }>;
+
+const test = fixtures
+  // Deps with a low per-IP limit and trusted addresses.
+  .extend("deps", { scope: "file" }, async ({}, { onCleanup }) => {
+    const deps = await testDeps({ SECURITY_IP_LIMIT: String(LIMIT), SECURITY_BLOCK_SECONDS: "900", SECURITY_TRUSTED_IPS: "192.0.2.0/24,2001:db8::1" });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  /** Two distributors shared by the file's tests. */
+  .extend("t", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Monitor A"))
+  .extend("other", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Monitor B"))
+  .extend("apps", { scope: "file" }, async ({ deps }): Promise<Apps> => ({
     webhooks: webhooksApp(deps), distributors: distributorsApp(deps), messages: messagesApp(deps),
     "manage-user-secrets": secretsApp(deps), "webhook-whatsapp": whatsappApp(deps),
-  };
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
-
-const get = (fn: string, path: string, ip: string | null, headers: Record<string, string> = {}) =>
-  apps[fn].request(`http://localhost/functions/v1/${fn}${path}`, { headers: { ...(ip ? { "x-forwarded-for": ip } : {}), ...headers } });
-const incidents = (ip: string) => sql`select * from public.security_incidents where ip = ${ip}::inet order by created_at`;
+  }))
+  .extend("get", { scope: "file" }, async ({ apps }) => (fn: string, path: string, ip: string | null, headers: Record<string, string> = {}) =>
+    Promise.resolve(apps[fn].request(`http://localhost/functions/v1/${fn}${path}`, { headers: { ...(ip ? { "x-forwarded-for": ip } : {}), ...headers } })))
+  .extend("incidents", { scope: "file" }, async ({ sql }) => (ip: string) =>
+    sql`select * from public.security_incidents where ip = ${ip}::inet order by created_at`);
 
 describe("per-IP limit", () => {
-  it(`${LIMIT} requests pass, request ${LIMIT + 1} opens a rate_anomaly incident and blocks the address on every function`, async () => {
+  test(`${LIMIT} requests pass, request ${LIMIT + 1} opens a rate_anomaly incident and blocks the address on every function`, async ({ sql, t, apps, get, incidents }) => {
     const ip = newIp();
     for (let i = 0; i < LIMIT; i++) {
       const res = await get("webhooks", "/endpoints", ip, { authorization: `Bearer ${t.users.OWNER.token}`, "x-distributor-id": t.id });
@@ -78,7 +74,7 @@ describe("per-IP limit", () => {
     expect(await incidents(ip)).toHaveLength(1); // one incident per window, not one per request
   });
 
-  it("the block expires; then the address starts a new window", async () => {
+  test("the block expires; then the address starts a new window", async ({ sql, get }) => {
     const ip = newIp();
     for (let i = 0; i <= LIMIT; i++) await get("distributors", "", ip);
     expect((await get("distributors", "", ip)).status).toBe(429);
@@ -90,7 +86,7 @@ describe("per-IP limit", () => {
     expect(row.hits).toBe(1);
   });
 
-  it("trusted addresses (SECURITY_TRUSTED_IPS) are never counted or blocked; requests without an address are not counted", async () => {
+  test("trusted addresses (SECURITY_TRUSTED_IPS) are never counted or blocked; requests without an address are not counted", async ({ sql, get }) => {
     for (let i = 0; i < LIMIT * 3; i++) expect((await get("distributors", "", "192.0.2.77")).status).toBe(401);
     for (let i = 0; i < LIMIT * 2; i++) expect((await get("distributors", "", "2001:db8::1")).status).toBe(401);
     expect(await sql`select 1 from private.security_counters where key like '%192.0.2.77' or key like '%2001:db8::1'`).toHaveLength(0);
@@ -99,7 +95,7 @@ describe("per-IP limit", () => {
     expect((await sql`select count(*)::int as n from private.security_counters`)[0].n).toBe(before[0].n);
   });
 
-  it("the address comes from the platform's hop only: a client-written X-Forwarded-For entry is not the one counted", async () => {
+  test("the address comes from the platform's hop only: a client-written X-Forwarded-For entry is not the one counted", async ({ sql, get }) => {
     const real = newIp();
     const forged = newIp();
     await get("distributors", "", `${forged}, ${real}`);
@@ -108,7 +104,7 @@ describe("per-IP limit", () => {
 });
 
 describe("Meta's signed traffic", () => {
-  it("is never blocked, even from a blocked address; a wrong signature from it is", async () => {
+  test("is never blocked, even from a blocked address; a wrong signature from it is", async ({ apps, get }) => {
     const ip = newIp();
     for (let i = 0; i <= LIMIT; i++) await get("distributors", "", ip);
     expect((await get("distributors", "", ip)).status).toBe(429);
@@ -116,19 +112,19 @@ describe("Meta's signed traffic", () => {
     const post = (headers: Record<string, string>) =>
       apps["webhook-whatsapp"].request("http://localhost/functions/v1/webhook-whatsapp", { method: "POST", headers: { ...headers, "x-forwarded-for": ip }, body });
     for (let i = 0; i < LIMIT * 2; i++) {
-      const res = await post(signedHeaders(body, "whatsapp-app-secret-for-tests"));
+      const res = await post(signedHeaders(body, TEST_WHATSAPP_APP_SECRET));
       expect(res.status).toBe(200);
     }
     const wrong = await post(signedHeaders(body, "not-the-app-secret"));
     await expectError(wrong, 429, "Too many requests");
   });
 
-  it("signed deliveries are not counted at all (a busy Meta address never becomes an incident)", async () => {
+  test("signed deliveries are not counted at all (a busy Meta address never becomes an incident)", async ({ sql, apps, incidents }) => {
     const ip = newIp();
     const body = JSON.stringify({ object: "whatsapp_business_account", entry: [] });
     for (let i = 0; i < LIMIT * 2; i++) {
       const res = await apps["webhook-whatsapp"].request("http://localhost/functions/v1/webhook-whatsapp", {
-        method: "POST", headers: { ...signedHeaders(body, "whatsapp-app-secret-for-tests"), "x-forwarded-for": ip }, body,
+        method: "POST", headers: { ...signedHeaders(body, TEST_WHATSAPP_APP_SECRET), "x-forwarded-for": ip }, body,
       });
       expect(res.status).toBe(200);
     }
@@ -138,7 +134,7 @@ describe("Meta's signed traffic", () => {
 });
 
 describe("other incidents", () => {
-  it("repeated bad tokens: auth_failures per IP and per token subject (medium), no token in the details", async () => {
+  test("repeated bad tokens: auth_failures per IP and per token subject (medium), no token in the details", async ({ incidents }) => {
     const deps2 = await testDeps({ SECURITY_IP_LIMIT: "1000" });
     try {
       const app = distributorsApp(deps2);
@@ -161,7 +157,7 @@ describe("other incidents", () => {
     }
   });
 
-  it("probing other tenants' ids: tenant_probing after 30 answers of 403/404 to a signed-in caller", async () => {
+  test("probing other tenants' ids: tenant_probing after 30 answers of 403/404 to a signed-in caller", async ({ t, other, incidents }) => {
     const deps2 = await testDeps({ SECURITY_IP_LIMIT: "1000" });
     try {
       const app = webhooksApp(deps2);
@@ -180,7 +176,7 @@ describe("other incidents", () => {
     }
   });
 
-  it("a known scanner user agent opens bad_user_agent once per window; bodies never reach an incident", async () => {
+  test("a known scanner user agent opens bad_user_agent once per window; bodies never reach an incident", async ({ sql, apps, incidents }) => {
     const ip = newIp();
     const canary = "CANARY-body-4b1d";
     for (let i = 0; i < 2; i++) {
