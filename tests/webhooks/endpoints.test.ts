@@ -1,45 +1,48 @@
 // POST/GET/PATCH/DELETE /endpoints, rotate-secret, test (functions/webhooks/routes/endpoints.ts),
 // the SSRF checks (shared/webhooks/ssrf.ts) through an injected resolver, and the start-up rule
 // of WEBHOOKS_ALLOW_LOOPBACK.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { describe, expect } from "vitest";
 import { createApp } from "../../functions/webhooks/app.ts";
 import { ConfigError } from "../../shared/config/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
 import { openFor } from "../../shared/tenancy/index.ts";
-import { adminSql, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { testDeps } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 import { createTenant, type Tenant } from "../support/tenancy.ts";
 import { webhooksApi } from "./support.ts";
 
-let deps: Deps;
-let strictDeps: Deps;
-let sql: postgres.Sql;
-let t: Tenant;
-let other: Tenant;
-let api: ReturnType<typeof webhooksApi>;
-let strictApi: ReturnType<typeof webhooksApi>;
+type Api = ReturnType<typeof webhooksApi>;
 
-beforeAll(async () => {
-  sql = adminSql();
-  deps = await testDeps({ WEBHOOKS_ALLOW_LOOPBACK: "true", ENVIRONMENT: "test" });
-  strictDeps = await testDeps({ ENVIRONMENT: "test" });
-  t = await createTenant(deps, sql, "Webhooks A");
-  other = await createTenant(deps, sql, "Webhooks B");
-  api = webhooksApi(deps);
-  strictApi = webhooksApi(strictDeps);
-});
-afterAll(async () => {
-  await deps.db.end();
-  await strictDeps.db.end();
-  await sql.end();
-});
+const test = fixtures
+  // Deps that allow loopback receivers (the test environment).
+  .extend("deps", { scope: "file" }, async ({}, { onCleanup }) => {
+    const deps = await testDeps({ WEBHOOKS_ALLOW_LOOPBACK: "true", ENVIRONMENT: "test" });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  /** Deps with the SSRF rules in full (no loopback). */
+  .extend("strictDeps", { scope: "file" }, async ({}, { onCleanup }) => {
+    const deps = await testDeps({ ENVIRONMENT: "test" });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  /** Two distributors shared by the file's tests. */
+  .extend("t", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Webhooks A"))
+  .extend("other", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Webhooks B"))
+  .extend("api", { scope: "file" }, async ({ deps }) => webhooksApi(deps))
+  .extend("strictApi", { scope: "file" }, async ({ strictDeps }) => webhooksApi(strictDeps))
+  .extend("create", { scope: "file" }, async ({ strictApi, t }) =>
+    (url = "https://hooks.example.com/in", events = ["message.received"], a: Api = strictApi, tenant = () => t) =>
+      a("POST", "/endpoints", tenant().users.OWNER.token, tenant().id, { url, events }));
 
-const create = (url = "https://hooks.example.com/in", events = ["message.received"], a = strictApi, tenant = () => t) =>
-  a("POST", "/endpoints", tenant().users.OWNER.token, tenant().id, { url, events });
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+const forAuthCases = {} as { strictApi: Api; t: Tenant };
+test.beforeAll(({ strictApi, t }) => {
+  Object.assign(forAuthCases, { strictApi, t });
+});
 
 describe("POST /endpoints", () => {
-  it("registers an endpoint: 201, whsec_ secret shown once and stored sealed, audited", async () => {
+  test("registers an endpoint: 201, whsec_ secret shown once and stored sealed, audited", async ({ sql, deps, t, api, strictApi, create }) => {
     const res = await create("https://hooks.example.com/in?x=1", ["message.received", "order.created"]);
     expect(res.status).toBe(201);
     const body = await res.json();
@@ -100,7 +103,7 @@ describe("POST /endpoints", () => {
     ["credentials", "https://user:pw@hooks.example.com/", "url_invalid_url"],
     ["not a URL", "hooks.example.com", "url_invalid_url"],
   ];
-  it.each(refused)("refuses %s (%s) → 400, nothing stored", async (_name, url, code) => {
+  test.for(refused)("refuses %s (%s) → 400, nothing stored", async ([_name, url, code], { sql, t, create }) => {
     const before = await sql`select count(*)::int as n from public.webhook_endpoints where distributor_id = ${t.id}`;
     const res = await create(url);
     const body = await expectError(res, 400, "Invalid request");
@@ -109,22 +112,22 @@ describe("POST /endpoints", () => {
     expect(after[0].n).toBe(before[0].n);
   });
 
-  it.each([
+  test.for([
     ["a public IPv4 literal", "https://93.184.216.34/hook"],
     ["a public IPv6 literal", "https://[2606:2800:220:1:248:1893:25c8:1946]/hook"],
     ["a name resolving to public IPv6", "https://v6.example.com/hook"],
-  ])("accepts %s", async (_n, url) => {
+  ])("accepts %s", async ([_n, url], { create }) => {
     expect((await create(url)).status).toBe(201);
   });
 
-  it("with WEBHOOKS_ALLOW_LOOPBACK: http and loopback are accepted, private ranges still refused", async () => {
+  test("with WEBHOOKS_ALLOW_LOOPBACK: http and loopback are accepted, private ranges still refused", async ({ api, create }) => {
     expect((await create("http://127.0.0.1:9/hook", ["webhook.test"], api)).status).toBe(201);
     expect((await create("http://localhost:9/hook", ["webhook.test"], api)).status).toBe(201);
     await expectError(await create("http://10.0.0.1/hook", ["webhook.test"], api), 400, "Invalid request");
     await expectError(await create("http://169.254.169.254/", ["webhook.test"], api), 400, "Invalid request");
   });
 
-  it("validation: unknown event, repeated events, none, unknown field → 400", async () => {
+  test("validation: unknown event, repeated events, none, unknown field → 400", async ({ t, strictApi }) => {
     for (const body of [
       { url: "https://hooks.example.com/", events: ["message.deleted"] },
       { url: "https://hooks.example.com/", events: ["order.created", "order.created"] },
@@ -136,7 +139,7 @@ describe("POST /endpoints", () => {
     }
   });
 
-  it("WEBHOOKS_ALLOW_LOOPBACK is refused at start-up when ENVIRONMENT is production", async () => {
+  test("WEBHOOKS_ALLOW_LOOPBACK is refused at start-up when ENVIRONMENT is production", async () => {
     const prod = await testDeps({ WEBHOOKS_ALLOW_LOOPBACK: "true", ENVIRONMENT: "production" });
     try {
       expect(() => createApp(prod)).toThrow(ConfigError);
@@ -148,7 +151,7 @@ describe("POST /endpoints", () => {
 });
 
 describe("permissions and tenancy", () => {
-  it("MANAGER and OPERATOR → 403; ADMIN may", async () => {
+  test("MANAGER and OPERATOR → 403; ADMIN may", async ({ t, strictApi }) => {
     for (const r of ["MANAGER", "OPERATOR"] as const) {
       await expectError(await strictApi("POST", "/endpoints", t.users[r].token, t.id, { url: "https://hooks.example.com/", events: ["order.created"] }), 403, "Forbidden");
       await expectError(await strictApi("GET", "/endpoints", t.users[r].token, t.id), 403, "Forbidden");
@@ -156,7 +159,7 @@ describe("permissions and tenancy", () => {
     expect((await strictApi("POST", "/endpoints", t.users.ADMIN.token, t.id, { url: "https://hooks.example.com/a", events: ["order.created"] })).status).toBe(201);
   });
 
-  it("another tenant's endpoint ids → 404 on every route, nothing changed", async () => {
+  test("another tenant's endpoint ids → 404 on every route, nothing changed", async ({ sql, t, other, strictApi, create }) => {
     const mine = await (await create()).json();
     const tk = other.users.OWNER.token;
     await expectError(await strictApi("PATCH", `/endpoints/${mine.id}`, tk, other.id, { enabled: false }), 404, "Not found");
@@ -186,15 +189,15 @@ describe("permissions and tenancy", () => {
     ["POST /deliveries/:id/retry", "POST", `/deliveries/${someId}/retry`],
   ];
   for (const [name, method, path, body] of calls) {
-    authenticationCases(name, (h) => strictApi(method, path, null, t.id, body, h));
-    it(`${name}: a user of no distributor → 404`, async () => {
+    authenticationCases(name, (h) => forAuthCases.strictApi(method, path, null, forAuthCases.t.id, body, h));
+    test(`${name}: a user of no distributor → 404`, async ({ t, other, strictApi }) => {
       await expectError(await strictApi(method, path, other.users.OPERATOR.token, t.id, body), 404, "Not found");
     });
   }
 });
 
 describe("PATCH, DELETE, rotate-secret, test", () => {
-  it("PATCH changes url (re-checked), events, enabled; disabling says 'user', re-enabling clears it", async () => {
+  test("PATCH changes url (re-checked), events, enabled; disabling says 'user', re-enabling clears it", async ({ sql, t, strictApi, create }) => {
     const e = await (await create()).json();
     await expectError(await strictApi("PATCH", `/endpoints/${e.id}`, t.users.OWNER.token, t.id, { url: "https://10.0.0.1/" }), 400, "Invalid request");
     await expectError(await strictApi("PATCH", `/endpoints/${e.id}`, t.users.OWNER.token, t.id, {}), 400, "Invalid request");
@@ -208,7 +211,7 @@ describe("PATCH, DELETE, rotate-secret, test", () => {
     expect(row.failing_since).toBeNull();
   });
 
-  it("DELETE removes it (and answers 404 the second time)", async () => {
+  test("DELETE removes it (and answers 404 the second time)", async ({ sql, t, strictApi, create }) => {
     const e = await (await create()).json();
     const res = await strictApi("DELETE", `/endpoints/${e.id}`, t.users.ADMIN.token, t.id);
     expect(await res.json()).toEqual({ id: e.id, deleted: true });
@@ -216,7 +219,7 @@ describe("PATCH, DELETE, rotate-secret, test", () => {
     await expectError(await strictApi("DELETE", `/endpoints/${e.id}`, t.users.ADMIN.token, t.id), 404, "Not found");
   });
 
-  it("rotate-secret: a new secret, the old one kept sealed as previous for 24 h", async () => {
+  test("rotate-secret: a new secret, the old one kept sealed as previous for 24 h", async ({ sql, deps, t, strictApi, create }) => {
     const e = await (await create()).json();
     const res = await strictApi("POST", `/endpoints/${e.id}/rotate-secret`, t.users.OWNER.token, t.id);
     expect(res.status).toBe(200);
@@ -233,7 +236,7 @@ describe("PATCH, DELETE, rotate-secret, test", () => {
     expect(list.items.find((x: { id: string }) => x.id === e.id).previous_secret_expires_at).toBe(r.previous_secret_expires_at);
   });
 
-  it("test queues a webhook.test delivery (ids only); a disabled endpoint → 409", async () => {
+  test("test queues a webhook.test delivery (ids only); a disabled endpoint → 409", async ({ sql, t, strictApi, create }) => {
     const e = await (await create()).json();
     const res = await strictApi("POST", `/endpoints/${e.id}/test`, t.users.OWNER.token, t.id);
     expect(res.status).toBe(202);
