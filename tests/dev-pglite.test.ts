@@ -146,7 +146,10 @@ describe("npm start (embedded PGlite) from the outside", () => {
       dev.child.kill(signal);
       await dev.exited;
       const until = Date.now() + 10_000;
-      while (!((await portFree(port)) && (await portFree(pglitePort))) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      // npm itself exits at once on SIGHUP; the server it started notices and stops within a
+      // second or so (ports, then the .data lock, released last).
+      const stopped = async () => (await portFree(port)) && (await portFree(pglitePort)) && !existsSync(join(dataDir, "dev.lock"));
+      while (!(await stopped()) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       expect(await portFree(port)).toBe(true);
       expect(await portFree(pglitePort)).toBe(true);
       expect(existsSync(join(dataDir, "dev.lock"))).toBe(false);
