@@ -1,43 +1,42 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { describe, expect } from "vitest";
 import { createApp } from "../functions/manage-user-secrets/app.ts";
 import { seal, createKeyring } from "../shared/crypto/index.ts";
-import type { Deps } from "../shared/runtime/deps.ts";
 import { getUserSecret, hasUserSecret } from "../shared/secrets/index.ts";
-import { adminSql, ALLOWED_ORIGIN, bearer, newUser, testDeps } from "./support/harness.ts";
+import { test as fixtures } from "./support/fixtures.ts";
+import { ALLOWED_ORIGIN, bearer, newUser, testDeps } from "./support/harness.ts";
 import { authenticationCases } from "./support/security.ts";
 
 const BASE = "http://localhost/functions/v1/manage-user-secrets";
-let deps: Deps;
-let app: ReturnType<typeof createApp>;
-let sql: postgres.Sql;
+type App = ReturnType<typeof createApp>;
 
-beforeAll(async () => {
-  deps = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "1000" });
-  app = createApp(deps);
-  sql = adminSql();
+const test = fixtures
+  // Deps with a limit no contract test reaches.
+  .extend("deps", { scope: "file" }, async ({}, { onCleanup }) => {
+    const deps = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "1000" });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  .extend("get", { scope: "file" }, async ({ app }) => (token: string, query: string, headers: Record<string, string> = {}) =>
+    Promise.resolve(app.request(`${BASE}?${query}`, { headers: bearer(token, headers) })))
+  .extend("post", { scope: "file" }, async ({ app }) => (token: string, action: string, body: unknown, headers: Record<string, string> = {}) =>
+    Promise.resolve(app.request(`${BASE}?action=${action}`, {
+      method: "POST",
+      headers: bearer(token, { "content-type": "application/json", ...headers }),
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    })))
+  .extend("auditRows", { scope: "file" }, async ({ sql }) => async (userId: string) =>
+    await sql`select service_name, operation, success, error_message, host(ip_address) as ip, user_agent
+              from public.secret_audit_logs where user_id = ${userId} order by created_at, id`);
+
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+let app: App;
+test.beforeAll(({ app: a }) => {
+  app = a;
 });
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
-
-const get = (token: string, query: string, headers: Record<string, string> = {}) =>
-  app.request(`${BASE}?${query}`, { headers: bearer(token, headers) });
-const post = (token: string, action: string, body: unknown, headers: Record<string, string> = {}) =>
-  app.request(`${BASE}?action=${action}`, {
-    method: "POST",
-    headers: bearer(token, { "content-type": "application/json", ...headers }),
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-
-async function auditRows(userId: string) {
-  return await sql`select service_name, operation, success, error_message, host(ip_address) as ip, user_agent
-                   from public.secret_audit_logs where user_id = ${userId} order by created_at, id`;
-}
 
 describe("manage-user-secrets contract", () => {
-  it("save → list → get → has → delete → re-save", async () => {
+  test("save → list → get → has → delete → re-save", async ({ sql, get, post, auditRows }) => {
     const u = await newUser(sql);
     const headers = { "x-forwarded-for": "6.6.6.6, 203.0.113.7", "user-agent": "vitest-agent" }; // the client wrote 6.6.6.6; the platform appended 203.0.113.7
     let res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-test-123" }, headers);
@@ -91,7 +90,7 @@ describe("manage-user-secrets contract", () => {
     for (const row of audit) expect(JSON.stringify(row)).not.toMatch(/sk-(test|second)/);
   });
 
-  it("accepts all 14 seed service names and rejects others with 400 (audited, nothing stored)", async () => {
+  test("accepts all 14 seed service names and rejects others with 400 (audited, nothing stored)", async ({ sql, get, post, auditRows }) => {
     const u = await newUser(sql);
     const names = ["gemini_api_key_encrypted", "openai_api_key_encrypted", "anthropic_api_key_encrypted", "mistral_api_key_encrypted",
       "buffer_oauth_token", "hootsuite_oauth_token", "later_oauth_token", "sprout_social_oauth_token", "facebook_oauth_token",
@@ -110,7 +109,7 @@ describe("manage-user-secrets contract", () => {
     ]);
   });
 
-  it("validates values, actions and bodies with 400 Invalid request", async () => {
+  test("validates values, actions and bodies with 400 Invalid request", async ({ sql, app, get, post, auditRows }) => {
     const u = await newUser(sql);
     const cases: [string, Response][] = [
       ["empty value", await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "" })],
@@ -137,7 +136,7 @@ describe("manage-user-secrets contract", () => {
     expect(failures.map((r) => r.operation)).toEqual(Array(cases.length).fill("invalid"));
   });
 
-  it("two users cannot see or touch each other's secrets", async () => {
+  test("two users cannot see or touch each other's secrets", async ({ sql, get, post }) => {
     const a = await newUser(sql);
     const b = await newUser(sql);
     await post(a.token, "save", { serviceName: "anthropic_api_key_encrypted", value: "a-secret" });
@@ -152,7 +151,7 @@ describe("manage-user-secrets contract", () => {
     expect(n).toBe(0); // b's attempts were recorded under b, never under a
   });
 
-  it("a ciphertext copied onto another user's row does not decrypt (AAD)", async () => {
+  test("a ciphertext copied onto another user's row does not decrypt (AAD)", async ({ sql, get, post, auditRows }) => {
     const a = await newUser(sql);
     const b = await newUser(sql);
     await post(a.token, "save", { serviceName: "openai_api_key_encrypted", value: "a-key" });
@@ -169,7 +168,7 @@ describe("manage-user-secrets contract", () => {
     expect(last).toMatchObject({ operation: "read", success: false });
   });
 
-  it("reads rows written by the seed's original function (no AAD)", async () => {
+  test("reads rows written by the seed's original function (no AAD)", async ({ sql, get }) => {
     const u = await newUser(sql);
     await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector)
               values (${u.id}, 'openai_api_key_encrypted', '5qm0QlzWdgpFpWmIHVG02vVEwNIdKeTOWqsKRJd4R7+/Im2UsxSPdqV8', 'ChssPU5fYHGCk6S1')`;
@@ -178,7 +177,7 @@ describe("manage-user-secrets contract", () => {
     expect(await res.json()).toEqual({ value: "sk-proj-legacy-Compat-0042" });
   });
 
-  it("keeps reading rows under a previous master key version", async () => {
+  test("keeps reading rows under a previous master key version", async ({ sql, get }) => {
     const u = await newUser(sql);
     const oldRing = await createKeyring({ version: 7, hex: "11".repeat(32) });
     const sealed = await seal(oldRing, "old-version-value", `user_secrets:${u.id}:later_oauth_token`);
@@ -195,7 +194,7 @@ describe("manage-user-secrets contract", () => {
     }
   });
 
-  it("rate limits per user at the boundary with 429, Retry-After and RateLimit headers", async () => {
+  test("rate limits per user at the boundary with 429, Retry-After and RateLimit headers", async ({ sql }) => {
     const limited = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "5" });
     const limitedApp = createApp(limited);
     try {
@@ -233,7 +232,7 @@ describe("manage-user-secrets contract", () => {
     }
   });
 
-  it("sends CORS headers only to allowed origins and answers preflight", async () => {
+  test("sends CORS headers only to allowed origins and answers preflight", async ({ sql, app, get }) => {
     const u = await newUser(sql);
     const ok = await get(u.token, "action=list", { origin: ALLOWED_ORIGIN });
     expect(ok.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
@@ -251,7 +250,7 @@ describe("manage-user-secrets contract", () => {
     expect(pre.headers.get("access-control-allow-methods")).toMatch(/POST/);
   });
 
-  it("serves its OpenAPI 3.1 document", async () => {
+  test("serves its OpenAPI 3.1 document", async ({ app }) => {
     const res = await app.request(`${BASE}/openapi.json`);
     expect(res.status).toBe(200);
     const doc = await res.json();
@@ -260,7 +259,7 @@ describe("manage-user-secrets contract", () => {
     expect(doc.paths["/"].post).toBeDefined();
   });
 
-  it("sets security headers and a request id on every response", async () => {
+  test("sets security headers and a request id on every response", async ({ app }) => {
     const res = await app.request(`${BASE}?action=list`);
     expect(res.headers.get("strict-transport-security")).toMatch(/max-age=/);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
@@ -271,7 +270,7 @@ describe("manage-user-secrets contract", () => {
     expect((await res.json()).requestId).toBe(res.headers.get("x-request-id"));
   });
 
-  it("rejects bodies over the size limit with 413 and stores nothing", async () => {
+  test("rejects bodies over the size limit with 413 and stores nothing", async ({ sql, post }) => {
     const u = await newUser(sql);
     const res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "x".repeat(70 * 1024) });
     expect(res.status).toBe(413);
@@ -280,7 +279,7 @@ describe("manage-user-secrets contract", () => {
     expect(n).toBe(0);
   });
 
-  it("getUserSecret / hasUserSecret read a user's key for other functions, audited as reads", async () => {
+  test("getUserSecret / hasUserSecret read a user's key for other functions, audited as reads", async ({ sql, deps, post, auditRows }) => {
     const u = await newUser(sql);
     expect(await hasUserSecret(deps, u.id, "anthropic_api_key_encrypted")).toBe(false);
     expect(await getUserSecret(deps, u.id, "anthropic_api_key_encrypted")).toBeNull();
@@ -301,7 +300,7 @@ describe("manage-user-secrets contract", () => {
 });
 
 describe("400 answers say which field failed, never its value", () => {
-  it("a 9 KB value, an unknown service, a missing serviceName: field paths and codes, audited as failures", async () => {
+  test("a 9 KB value, an unknown service, a missing serviceName: field paths and codes, audited as failures", async ({ sql, get, post, auditRows }) => {
     const u = await newUser(sql);
     const big = `sk-${"v".repeat(9 * 1024)}`;
     let res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: big });
@@ -330,7 +329,7 @@ describe("400 answers say which field failed, never its value", () => {
 });
 
 describe("failures count against the limit; answers are never cached; deleted users", () => {
-  it("a flood of failing requests hits the limit: audited failures were counted first, 429s are not audited", async () => {
+  test("a flood of failing requests hits the limit: audited failures were counted first, 429s are not audited", async ({ sql, auditRows }) => {
     const limited = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "5" });
     try {
       const a = createApp(limited);
@@ -355,7 +354,7 @@ describe("failures count against the limit; answers are never cached; deleted us
     }
   });
 
-  it("a not-found get counts once (its own statement took the hit)", async () => {
+  test("a not-found get counts once (its own statement took the hit)", async ({ sql }) => {
     const limited = await testDeps({ SECRETS_RATE_LIMIT_PER_MINUTE: "3" });
     try {
       const a = createApp(limited);
@@ -370,7 +369,7 @@ describe("failures count against the limit; answers are never cached; deleted us
     }
   });
 
-  it("every answer carries Cache-Control: no-store", async () => {
+  test("every answer carries Cache-Control: no-store", async ({ sql, get, post }) => {
     const u = await newUser(sql);
     await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-nostore" });
     for (const res of [
@@ -384,7 +383,7 @@ describe("failures count against the limit; answers are never cached; deleted us
     }
   });
 
-  it("a valid token for a user who no longer exists answers 401 on save, never 500", async () => {
+  test("a valid token for a user who no longer exists answers 401 on save, never 500", async ({ sql, post }) => {
     const u = await newUser(sql);
     await sql`delete from auth.users where id = ${u.id}`;
     const res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value: "sk-ghost" });
@@ -394,7 +393,7 @@ describe("failures count against the limit; answers are never cached; deleted us
 });
 
 describe("what is stored is what was acknowledged", () => {
-  it("a value with NUL or a lone surrogate is refused with 400 naming value; nothing stored", async () => {
+  test("a value with NUL or a lone surrogate is refused with 400 naming value; nothing stored", async ({ sql, get, post }) => {
     const u = await newUser(sql);
     for (const value of ["a\u0000b", "\ud800", "x\udc00y", "end\ud83d"]) {
       const res = await post(u.token, "save", { serviceName: "openai_api_key_encrypted", value });
@@ -408,7 +407,7 @@ describe("what is stored is what was acknowledged", () => {
 });
 
 describe("client address", () => {
-  it("comes from CLIENT_IP_HEADER / TRUSTED_PROXY_HOPS, never from hops the client wrote", async () => {
+  test("comes from CLIENT_IP_HEADER / TRUSTED_PROXY_HOPS, never from hops the client wrote", async ({ sql, auditRows }) => {
     const cf = await testDeps({ CLIENT_IP_HEADER: "CF-Connecting-IP" });
     const two = await testDeps({ TRUSTED_PROXY_HOPS: "2" });
     try {
