@@ -132,7 +132,7 @@ describe("signed-in users", () => {
   });
   authenticationCases("GET /", (h) => list(h));
 
-  test("a user token attaches the ticket; GET lists only the caller's own, decrypted, paged", async ({ sql, create, list, count }) => {
+  test("a user token attaches the ticket; GET lists only the caller's own, decrypted, paged", async ({ sql, create, list }) => {
     const alice = await newUser(sql);
     const bob = await newUser(sql);
     for (let i = 1; i <= 3; i++) {
