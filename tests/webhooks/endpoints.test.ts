@@ -42,7 +42,7 @@ test.beforeAll(({ strictApi, t }) => {
 });
 
 describe("POST /endpoints", () => {
-  test("registers an endpoint: 201, whsec_ secret shown once and stored sealed, audited", async ({ sql, deps, t, api, strictApi, create }) => {
+  test("registers an endpoint: 201, whsec_ secret shown once and stored sealed, audited", async ({ sql, deps, t, strictApi, create }) => {
     const res = await create("https://hooks.example.com/in?x=1", ["message.received", "order.created"]);
     expect(res.status).toBe(201);
     const body = await res.json();
