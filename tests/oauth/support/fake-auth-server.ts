@@ -5,7 +5,7 @@
 // refresh rotates refresh tokens when asked to (the old one then answers invalid_grant);
 // POST /revoke records what was revoked. Failures can be scripted per endpoint.
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type AuthStyle = "basic" | "body";
@@ -82,7 +82,19 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[]): Promise<FakeAuthServer> {
+/** Listen on 127.0.0.1:port; a busy port rejects (instead of an unhandled error event). */
+export function listen(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/** `port`: listen there (default: any free port), e.g. for tests/oauth/serve-fakes.ts. */
+export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[], port = 0): Promise<FakeAuthServer> {
   const codes = new Map<string, CodeGrant>();
   const access = new Set<string>();
   const refresh = new Map<string, { clientId: string; scope: string }>();
@@ -221,10 +233,10 @@ export async function startFakeAuthServer(style: AuthStyle, clients: FakeClient[
     }
     return send(res, 404, { error: "not_found" });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
+  await listen(server, port);
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     style,
     tokenRequests,
     revoked,

@@ -5,6 +5,7 @@
 // scripted (status + headers) for the next calls. Every request is recorded raw.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { listen } from "./fake-auth-server.ts";
 
 export type Kind = "buffer" | "hootsuite" | "later" | "sprout_social";
 
@@ -56,7 +57,8 @@ const sameKeys = (o: unknown, required: string[], optional: string[]) => {
   return required.every((k) => keys.includes(k)) && keys.every((k) => required.includes(k) || optional.includes(k));
 };
 
-export async function startFakeSocialApi(kind: Kind, isValidToken: (t: string) => boolean): Promise<FakeSocialApi> {
+/** `port`: listen there (default: any free port), e.g. for tests/oauth/serve-fakes.ts. */
+export async function startFakeSocialApi(kind: Kind, isValidToken: (t: string) => boolean, port = 0): Promise<FakeSocialApi> {
   const requests: RawRequest[] = [];
   let failures: { status: number; headers?: Record<string, string>; body?: string }[] = [];
   let stats: Record<string, unknown> | null = null;
@@ -158,10 +160,10 @@ export async function startFakeSocialApi(kind: Kind, isValidToken: (t: string) =
     }
     return send(404, { error: "not_found" });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
+  await listen(server, port);
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     requests,
     failNext: (...f) => void failures.push(...f),
     setStats: (s) => void (stats = s),
