@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../functions/webhook-whatsapp/app.ts";
 import {
@@ -6,61 +6,22 @@ import {
 } from "../shared/messaging/index.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { createDistributor } from "../shared/tenancy/index.ts";
-import { adminSql, newUser, testDeps } from "./support/harness.ts";
+import { test as fixtures } from "./support/fixtures.ts";
+import { newUser, TEST_WHATSAPP_APP_SECRET, TEST_WHATSAPP_VERIFY_TOKEN, testDeps } from "./support/harness.ts";
 import {
   messagesPayload, msg, payload, phoneNumberId, sign, signedHeaders, status, statusesPayload, ts, waId, wamid,
   type MetaMessage,
 } from "./support/meta.ts";
+import { expectError } from "./support/security.ts";
 
 const BASE = "http://localhost/functions/v1/webhook-whatsapp";
-const SECRET = "whatsapp-app-secret-for-tests"; // tests/support/harness.ts
-const VERIFY = "verify-token-for-tests";
-let deps: Deps;
-let app: ReturnType<typeof createApp>;
-let sql: postgres.Sql;
-
-beforeAll(async () => {
-  deps = await testDeps();
-  app = createApp(deps);
-  sql = adminSql();
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-});
+type App = ReturnType<typeof createApp>;
 
 interface Connected { distributorId: string; accountId: string; phoneId: string }
-
-/** A fresh distributor with one connected WhatsApp number (arranged as the service). */
-async function connectedDistributor(): Promise<Connected> {
-  const owner = await newUser(sql);
-  const d = await deps.db.withService((tx) => createDistributor(tx, deps.keyring, { name: "Webhook Test Co", ownerId: owner.id }));
-  const keys = await deps.tenantKeys.get(d.id);
-  const accountId = crypto.randomUUID();
-  const phoneId = phoneNumberId();
-  const tok = await sealAccessToken(keys, accountId, "EAAG-test-token");
-  await sql`insert into public.whatsapp_accounts (id, distributor_id, phone_number_id, display_phone_number, access_token_encrypted, access_token_iv, key_version)
-            values (${accountId}, ${d.id}, ${phoneId}, '+1 555 000 1111', ${tok.encryptedValue}, ${tok.iv}, ${tok.keyVersion})`;
-  return { distributorId: d.id, accountId, phoneId };
-}
-
-const post = (body: string, headers: Record<string, string>) =>
-  app.request(BASE, { method: "POST", headers, body });
-const postSigned = (obj: unknown, secret = SECRET) => {
-  const body = typeof obj === "string" ? obj : JSON.stringify(obj);
-  return post(body, signedHeaders(body, secret));
-};
 
 async function expectOk(res: Response) {
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({ ok: true });
-}
-
-async function expectError(res: Response, statusCode: number, error: string) {
-  expect(res.status).toBe(statusCode);
-  const body = await res.json();
-  expect(body.error).toBe(error);
-  expect(Object.keys(body).sort()).toEqual(["error", "requestId"]);
 }
 
 // deno-lint-ignore no-explicit-any
@@ -68,79 +29,119 @@ type Row = Record<string, any>;
 type MessageRow = Row & { id: string; content_encrypted: string; content_iv: string; key_version: number };
 type CustomerRow = Row & { id: string; contact_encrypted: string | null; contact_iv: string | null; key_version: number | null };
 
-/** Stored messages; `preview` opened (it is sealed at rest, bound to the message), `preview_stored` as stored. */
-async function messagesByExternalId(ids: string[]) {
-  const rows = await sql<MessageRow[]>`select * from public.messages where external_id = any(${ids}) order by external_id`;
-  for (const r of rows) {
-    r.preview_stored = r.preview;
-    if (r.preview !== null) {
-      expect(r.preview.startsWith("enc:v1:")).toBe(true);
-      r.preview = await openPreview(await deps.tenantKeys.get(r.distributor_id), r.id, r.preview);
-    }
+/** The file's helpers, over its deps, superuser connection and app. */
+function helpers(deps: Deps, sql: postgres.Sql, app: App) {
+  /** A fresh distributor with one connected WhatsApp number (arranged as the service). */
+  async function connectedDistributor(): Promise<Connected> {
+    const owner = await newUser(sql);
+    const d = await deps.db.withService((tx) => createDistributor(tx, deps.keyring, { name: "Webhook Test Co", ownerId: owner.id }));
+    const keys = await deps.tenantKeys.get(d.id);
+    const accountId = crypto.randomUUID();
+    const phoneId = phoneNumberId();
+    const tok = await sealAccessToken(keys, accountId, "EAAG-test-token");
+    await sql`insert into public.whatsapp_accounts (id, distributor_id, phone_number_id, display_phone_number, access_token_encrypted, access_token_iv, key_version)
+              values (${accountId}, ${d.id}, ${phoneId}, '+1 555 000 1111', ${tok.encryptedValue}, ${tok.iv}, ${tok.keyVersion})`;
+    return { distributorId: d.id, accountId, phoneId };
   }
-  return rows;
+
+  const post = (body: string, headers: Record<string, string>) =>
+    app.request(BASE, { method: "POST", headers, body });
+  const postSigned = (obj: unknown, secret = TEST_WHATSAPP_APP_SECRET) => {
+    const body = typeof obj === "string" ? obj : JSON.stringify(obj);
+    return post(body, signedHeaders(body, secret));
+  };
+
+  /** Stored messages; `preview` opened (it is sealed at rest, bound to the message), `preview_stored` as stored. */
+  async function messagesByExternalId(ids: string[]) {
+    const rows = await sql<MessageRow[]>`select * from public.messages where external_id = any(${ids}) order by external_id`;
+    for (const r of rows) {
+      r.preview_stored = r.preview;
+      if (r.preview !== null) {
+        expect(r.preview.startsWith("enc:v1:")).toBe(true);
+        r.preview = await openPreview(await deps.tenantKeys.get(r.distributor_id), r.id, r.preview);
+      }
+    }
+    return rows;
+  }
+
+  /** A conversation's preview as GET /conversations reads it: its latest remaining message's, opened. */
+  async function conversationPreview(conversationId: string): Promise<string | null> {
+    const [m] = await sql`select id, distributor_id, preview from public.messages
+                          where conversation_id = ${conversationId} and deleted_at is null
+                          order by coalesce(external_timestamp, created_at) desc, id desc limit 1`;
+    return m ? await openPreview(await deps.tenantKeys.get(m.distributor_id), m.id, m.preview) : null;
+  }
+
+  /** Rows in every table the webhook writes, for these external ids / this distributor. */
+  async function storedCounts(distributorId: string, ids: string[]) {
+    const [r] = await sql`
+      select (select count(*) from public.messages where external_id = any(${ids}))::int as messages,
+             (select count(*) from public.pii_detection_results p join public.messages m on m.id = p.message_id
+               where m.external_id = any(${ids}))::int as pii,
+             (select count(*) from public.event_outbox where payload->>'external_id' = any(${ids}))::int as outbox,
+             (select count(*) from public.customers where distributor_id = ${distributorId})::int as customers,
+             (select count(*) from public.conversations where distributor_id = ${distributorId})::int as conversations`;
+    return r as { messages: number; pii: number; outbox: number; customers: number; conversations: number };
+  }
+
+  async function insertOutbound(t: Connected, externalId: string, st = "sent") {
+    const [cust] = await sql`insert into public.customers (distributor_id, wa_id_hash) values (${t.distributorId}, ${crypto.randomUUID()}) returning id`;
+    const [conv] = await sql`insert into public.conversations (distributor_id, customer_id, whatsapp_account_id)
+                             values (${t.distributorId}, ${cust.id}, ${t.accountId}) returning id`;
+    const [m] = await sql`insert into public.messages (distributor_id, conversation_id, channel, external_id, direction, message_type, status)
+                          values (${t.distributorId}, ${conv.id}, 'whatsapp', ${externalId}, 'outbound', 'text', ${st}) returning id`;
+    return m.id as string;
+  }
+
+  const get = (q: string) => app.request(`${BASE}?${q}`);
+  const statusOf = async (id: string) => (await sql`select status, error_code, error_title, status_updated_at from public.messages where id = ${id}`)[0];
+
+  return { connectedDistributor, post, postSigned, messagesByExternalId, conversationPreview, storedCounts, insertOutbound, get, statusOf };
 }
 
-/** A conversation's preview as GET /conversations reads it: its latest remaining message's, opened. */
-async function conversationPreview(conversationId: string): Promise<string | null> {
-  const [m] = await sql`select id, distributor_id, preview from public.messages
-                        where conversation_id = ${conversationId} and deleted_at is null
-                        order by coalesce(external_timestamp, created_at) desc, id desc limit 1`;
-  return m ? await openPreview(await deps.tenantKeys.get(m.distributor_id), m.id, m.preview) : null;
-}
-
-/** Rows in every table the webhook writes, for these external ids / this distributor. */
-async function storedCounts(distributorId: string, ids: string[]) {
-  const [r] = await sql`
-    select (select count(*) from public.messages where external_id = any(${ids}))::int as messages,
-           (select count(*) from public.pii_detection_results p join public.messages m on m.id = p.message_id
-             where m.external_id = any(${ids}))::int as pii,
-           (select count(*) from public.event_outbox where payload->>'external_id' = any(${ids}))::int as outbox,
-           (select count(*) from public.customers where distributor_id = ${distributorId})::int as customers,
-           (select count(*) from public.conversations where distributor_id = ${distributorId})::int as conversations`;
-  return r as { messages: number; pii: number; outbox: number; customers: number; conversations: number };
-}
-
-async function insertOutbound(t: Connected, externalId: string, st = "sent") {
-  const [cust] = await sql`insert into public.customers (distributor_id, wa_id_hash) values (${t.distributorId}, ${crypto.randomUUID()}) returning id`;
-  const [conv] = await sql`insert into public.conversations (distributor_id, customer_id, whatsapp_account_id)
-                           values (${t.distributorId}, ${cust.id}, ${t.accountId}) returning id`;
-  const [m] = await sql`insert into public.messages (distributor_id, conversation_id, channel, external_id, direction, message_type, status)
-                        values (${t.distributorId}, ${conv.id}, 'whatsapp', ${externalId}, 'outbound', 'text', ${st}) returning id`;
-  return m.id as string;
-}
+const test = fixtures
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  .extend("helpers", { scope: "file" }, async ({ deps, sql, app }) => helpers(deps, sql, app))
+  .extend("connectedDistributor", { scope: "file" }, async ({ helpers: h }) => h.connectedDistributor)
+  .extend("post", { scope: "file" }, async ({ helpers: h }) => h.post)
+  .extend("postSigned", { scope: "file" }, async ({ helpers: h }) => h.postSigned)
+  .extend("messagesByExternalId", { scope: "file" }, async ({ helpers: h }) => h.messagesByExternalId)
+  .extend("conversationPreview", { scope: "file" }, async ({ helpers: h }) => h.conversationPreview)
+  .extend("storedCounts", { scope: "file" }, async ({ helpers: h }) => h.storedCounts)
+  .extend("insertOutbound", { scope: "file" }, async ({ helpers: h }) => h.insertOutbound)
+  /** GET with a query string (the verification handshake). */
+  .extend("get", { scope: "file" }, async ({ helpers: h }) => h.get)
+  .extend("statusOf", { scope: "file" }, async ({ helpers: h }) => h.statusOf);
 
 describe("GET verification handshake", () => {
-  const get = (q: string) => app.request(`${BASE}?${q}`);
-
-  it("echoes the challenge for the right token (200 text/plain)", async () => {
-    const res = await get(`hub.mode=subscribe&hub.verify_token=${VERIFY}&hub.challenge=1158201444`);
+  test("echoes the challenge for the right token (200 text/plain)", async ({ get }) => {
+    const res = await get(`hub.mode=subscribe&hub.verify_token=${TEST_WHATSAPP_VERIFY_TOKEN}&hub.challenge=1158201444`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
     expect(await res.text()).toBe("1158201444");
   });
 
-  it("also answers at the edge runtime's path (/webhook-whatsapp)", async () => {
-    const res = await app.request(`http://localhost/webhook-whatsapp?hub.mode=subscribe&hub.verify_token=${VERIFY}&hub.challenge=42`);
+  test("also answers at the edge runtime's path (/webhook-whatsapp)", async ({ app }) => {
+    const res = await app.request(`http://localhost/webhook-whatsapp?hub.mode=subscribe&hub.verify_token=${TEST_WHATSAPP_VERIFY_TOKEN}&hub.challenge=42`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("42");
   });
 
-  it("wrong token → 403", async () => {
+  test("wrong token → 403", async ({ get }) => {
     await expectError(await get("hub.mode=subscribe&hub.verify_token=verify-token-for-testZ&hub.challenge=1"), 403, "Forbidden");
     await expectError(await get("hub.mode=subscribe&hub.verify_token=verify&hub.challenge=1"), 403, "Forbidden");
     await expectError(await get("hub.mode=subscribe&hub.verify_token=&hub.challenge=1"), 403, "Forbidden");
   });
 
-  it("wrong mode or missing parameters → 403", async () => {
-    await expectError(await get(`hub.mode=unsubscribe&hub.verify_token=${VERIFY}&hub.challenge=1`), 403, "Forbidden");
-    await expectError(await get(`hub.verify_token=${VERIFY}&hub.challenge=1`), 403, "Forbidden");
+  test("wrong mode or missing parameters → 403", async ({ get }) => {
+    await expectError(await get(`hub.mode=unsubscribe&hub.verify_token=${TEST_WHATSAPP_VERIFY_TOKEN}&hub.challenge=1`), 403, "Forbidden");
+    await expectError(await get(`hub.verify_token=${TEST_WHATSAPP_VERIFY_TOKEN}&hub.challenge=1`), 403, "Forbidden");
     await expectError(await get(`hub.mode=subscribe&hub.challenge=1`), 403, "Forbidden");
-    await expectError(await get(`hub.mode=subscribe&hub.verify_token=${VERIFY}`), 403, "Forbidden");
+    await expectError(await get(`hub.mode=subscribe&hub.verify_token=${TEST_WHATSAPP_VERIFY_TOKEN}`), 403, "Forbidden");
     await expectError(await get(""), 403, "Forbidden");
   });
 
-  it("is refused when no verify token is configured", async () => {
+  test("is refused when no verify token is configured", async () => {
     const d = await testDeps({ WHATSAPP_VERIFY_TOKEN: "" });
     try {
       const res = await createApp(d).request(`${BASE}?hub.mode=subscribe&hub.verify_token=&hub.challenge=1`);
@@ -153,11 +154,11 @@ describe("GET verification handshake", () => {
 
 describe("POST signature and body checks", () => {
   let t: Connected;
-  beforeAll(async () => {
+  test.beforeAll(async ({ connectedDistributor }) => {
     t = await connectedDistributor();
   });
 
-  it("a valid signed delivery is stored (message, customer, conversation, outbox)", async () => {
+  test("a valid signed delivery is stored (message, customer, conversation, outbox)", async ({ sql, deps, postSigned, messagesByExternalId, conversationPreview }) => {
     const from = waId();
     const m = msg.text({ from, body: "Hello, do you have 20 crates of mango juice?" });
     await expectOk(await postSigned(messagesPayload(t.phoneId, [m], { [from]: "Ana Souza" })));
@@ -182,27 +183,27 @@ describe("POST signature and body checks", () => {
     expect(outbox[0].event_type).toBe("message.received");
   });
 
-  it("bad signature → 401 and nothing stored", async () => {
+  test("bad signature → 401 and nothing stored", async ({ post, messagesByExternalId }) => {
     const m = msg.text({ from: waId(), body: "forged" });
     const body = JSON.stringify(messagesPayload(t.phoneId, [m]));
     await expectError(await post(body, signedHeaders(body, "another-secret")), 401, "Authentication required");
     // a signature over other bytes (body altered after signing)
-    await expectError(await post(body.replace("forged", "forgeD"), signedHeaders(body, SECRET)), 401, "Authentication required");
+    await expectError(await post(body.replace("forged", "forgeD"), signedHeaders(body, TEST_WHATSAPP_APP_SECRET)), 401, "Authentication required");
     // malformed header values
-    for (const h of ["sha256=", "sha1=" + "0".repeat(40), sign(body, SECRET).slice(7), `${sign(body, SECRET)}00`, "sha256=" + "z".repeat(64)]) {
+    for (const h of ["sha256=", "sha1=" + "0".repeat(40), sign(body, TEST_WHATSAPP_APP_SECRET).slice(7), `${sign(body, TEST_WHATSAPP_APP_SECRET)}00`, "sha256=" + "z".repeat(64)]) {
       await expectError(await post(body, { "content-type": "application/json", "x-hub-signature-256": h }), 401, "Authentication required");
     }
     expect(await messagesByExternalId([m.id])).toHaveLength(0);
   });
 
-  it("missing signature → 401 and nothing stored", async () => {
+  test("missing signature → 401 and nothing stored", async ({ post, messagesByExternalId }) => {
     const m = msg.text({ from: waId(), body: "unsigned" });
     const body = JSON.stringify(messagesPayload(t.phoneId, [m]));
     await expectError(await post(body, { "content-type": "application/json" }), 401, "Authentication required");
     expect(await messagesByExternalId([m.id])).toHaveLength(0);
   });
 
-  it("during rotation a delivery signed with any configured secret is accepted", async () => {
+  test("during rotation a delivery signed with any configured secret is accepted", async ({ messagesByExternalId }) => {
     const d = await testDeps({ WHATSAPP_APP_SECRET: "old-app-secret-1, new-app-secret-2" });
     const rotating = createApp(d);
     try {
@@ -215,34 +216,34 @@ describe("POST signature and body checks", () => {
       const c = msg.text({ from: waId(), body: "signed with neither" });
       await expectOk(await send(a, "old-app-secret-1"));
       await expectOk(await send(b, "new-app-secret-2"));
-      await expectError(await send(c, SECRET), 401, "Authentication required");
+      await expectError(await send(c, TEST_WHATSAPP_APP_SECRET), 401, "Authentication required");
       expect((await messagesByExternalId([a.id, b.id, c.id])).map((r) => r.external_id).sort()).toEqual([a.id, b.id].sort());
     } finally {
       await d.db.end();
     }
   });
 
-  it("a body over 3 MB → 413 (even correctly signed) and nothing stored; just under is accepted", async () => {
+  test("a body over 3 MB → 413 (even correctly signed) and nothing stored; just under is accepted", async ({ app, post, messagesByExternalId }) => {
     const m = msg.text({ from: waId(), body: "x".repeat(3 * 1024 * 1024) });
     const big = JSON.stringify(messagesPayload(t.phoneId, [m]));
     expect(big.length).toBeGreaterThan(3 * 1024 * 1024);
-    await expectError(await post(big, signedHeaders(big, SECRET)), 413, "Payload too large");
+    await expectError(await post(big, signedHeaders(big, TEST_WHATSAPP_APP_SECRET)), 413, "Payload too large");
     // without a Content-Length header (streamed body)
     const stream = new Blob([big]).stream();
-    const res = await app.request(BASE, { method: "POST", headers: signedHeaders(big, SECRET), body: stream, duplex: "half" } as RequestInit);
+    const res = await app.request(BASE, { method: "POST", headers: signedHeaders(big, TEST_WHATSAPP_APP_SECRET), body: stream, duplex: "half" } as RequestInit);
     await expectError(res, 413, "Payload too large");
     expect(await messagesByExternalId([m.id])).toHaveLength(0);
 
     const ok = msg.text({ from: waId(), body: "y".repeat(3 * 1024 * 1024 - 2048) });
     const near = JSON.stringify(messagesPayload(t.phoneId, [ok]));
     expect(near.length).toBeLessThanOrEqual(3 * 1024 * 1024);
-    await expectOk(await post(near, signedHeaders(near, SECRET)));
+    await expectOk(await post(near, signedHeaders(near, TEST_WHATSAPP_APP_SECRET)));
     const [row] = await messagesByExternalId([ok.id]);
     expect(row.preview).toHaveLength(120);
     expect(row.preview.endsWith("…")).toBe(true);
   });
 
-  it("invalid JSON with a valid signature → 400; JSON that is not a webhook payload → 400", async () => {
+  test("invalid JSON with a valid signature → 400; JSON that is not a webhook payload → 400", async ({ postSigned }) => {
     await expectError(await postSigned('{"object":"whatsapp_business_account","entry":[{'), 400, "Invalid request");
     await expectError(await postSigned(Buffer.from([0xff, 0xfe, 0x7b, 0x7d]).toString("latin1")), 400, "Invalid request");
     await expectError(await postSigned({ hello: "world" }), 400, "Invalid request");
@@ -250,12 +251,12 @@ describe("POST signature and body checks", () => {
     await expectError(await postSigned("[]"), 400, "Invalid request");
   });
 
-  it("without a configured app secret every delivery is refused with 500 (Meta retries once it is set)", async () => {
+  test("without a configured app secret every delivery is refused with 500 (Meta retries once it is set)", async ({ messagesByExternalId }) => {
     const d = await testDeps({ WHATSAPP_APP_SECRET: "" });
     try {
       const m = msg.text({ from: waId(), body: "no secret configured" });
       const body = JSON.stringify(messagesPayload(t.phoneId, [m]));
-      const res = await createApp(d).request(BASE, { method: "POST", headers: signedHeaders(body, SECRET), body });
+      const res = await createApp(d).request(BASE, { method: "POST", headers: signedHeaders(body, TEST_WHATSAPP_APP_SECRET), body });
       await expectError(res, 500, "Configuration error");
       expect(await messagesByExternalId([m.id])).toHaveLength(0);
     } finally {
@@ -263,18 +264,18 @@ describe("POST signature and body checks", () => {
     }
   });
 
-  it("a payload for another Meta product is acknowledged and ignored", async () => {
+  test("a payload for another Meta product is acknowledged and ignored", async ({ postSigned }) => {
     await expectOk(await postSigned({ object: "page", entry: [{ id: "1", changes: [{ field: "feed", value: {} }] }] }));
   });
 
-  it("GET and POST do not share checks: no signature is expected on GET, POST without one is refused", async () => {
-    const res = await app.request(`${BASE}?hub.mode=subscribe&hub.verify_token=${VERIFY}&hub.challenge=7`, { headers: { "x-hub-signature-256": "sha256=00" } });
+  test("GET and POST do not share checks: no signature is expected on GET, POST without one is refused", async ({ app }) => {
+    const res = await app.request(`${BASE}?hub.mode=subscribe&hub.verify_token=${TEST_WHATSAPP_VERIFY_TOKEN}&hub.challenge=7`, { headers: { "x-hub-signature-256": "sha256=00" } });
     expect(res.status).toBe(200);
   });
 });
 
 describe("idempotency", () => {
-  it("the same delivery replayed 10 times is stored once", async () => {
+  test("the same delivery replayed 10 times is stored once", async ({ connectedDistributor, postSigned, storedCounts }) => {
     const t = await connectedDistributor();
     const from = waId();
     const ms = [
@@ -288,7 +289,7 @@ describe("idempotency", () => {
     expect(await storedCounts(t.distributorId, ids)).toEqual({ messages: 3, pii: 1, outbox: 3, customers: 1, conversations: 1 });
   });
 
-  it("the same delivery posted 10 times concurrently is stored once", async () => {
+  test("the same delivery posted 10 times concurrently is stored once", async ({ sql, connectedDistributor, postSigned, storedCounts }) => {
     const t = await connectedDistributor();
     const senders = [waId(), waId(), waId()];
     const ms = Array.from({ length: 30 }, (_, i) =>
@@ -303,7 +304,7 @@ describe("idempotency", () => {
     expect(counts.pii).toBeGreaterThan(0);
   });
 
-  it("overlapping deliveries posted concurrently (different orders, shared senders) store each message once", async () => {
+  test("overlapping deliveries posted concurrently (different orders, shared senders) store each message once", async ({ connectedDistributor, postSigned, storedCounts }) => {
     const t = await connectedDistributor();
     const senders = Array.from({ length: 6 }, () => waId());
     const ms = Array.from({ length: 60 }, (_, i) => msg.text({ from: senders[i % 6], body: `message ${i}` }));
@@ -316,7 +317,7 @@ describe("idempotency", () => {
     expect(await storedCounts(t.distributorId, ms.map((m) => m.id))).toMatchObject({ messages: 60, outbox: 60, customers: 6, conversations: 6 });
   });
 
-  it("a message repeated inside one delivery is stored once", async () => {
+  test("a message repeated inside one delivery is stored once", async ({ connectedDistributor, postSigned, storedCounts }) => {
     const t = await connectedDistributor();
     const m = msg.text({ from: waId(), body: "twice in one payload" });
     await expectOk(await postSigned(payload([[{ phoneNumberId: t.phoneId, messages: [m] }], [{ phoneNumberId: t.phoneId, messages: [m] }]])));
@@ -326,12 +327,11 @@ describe("idempotency", () => {
 
 describe("statuses", () => {
   let t: Connected;
-  beforeAll(async () => {
+  test.beforeAll(async ({ connectedDistributor }) => {
     t = await connectedDistributor();
   });
-  const statusOf = async (id: string) => (await sql`select status, error_code, error_title, status_updated_at from public.messages where id = ${id}`)[0];
 
-  it("only move forward: read then sent stays read; delivered after read stays read", async () => {
+  test("only move forward: read then sent stays read; delivered after read stays read", async ({ postSigned, insertOutbound, statusOf }) => {
     const ext = wamid();
     const id = await insertOutbound(t, ext);
     await expectOk(await postSigned(statusesPayload(t.phoneId, [status(ext, "read")])));
@@ -342,7 +342,7 @@ describe("statuses", () => {
     expect((await statusOf(id)).status).toBe("read");
   });
 
-  it("move forward step by step, and several statuses in one delivery end at the furthest", async () => {
+  test("move forward step by step, and several statuses in one delivery end at the furthest", async ({ postSigned, insertOutbound, statusOf }) => {
     const a = wamid(), b = wamid();
     const ida = await insertOutbound(t, a);
     const idb = await insertOutbound(t, b);
@@ -355,7 +355,7 @@ describe("statuses", () => {
     expect((await statusOf(idb)).status).toBe("read");
   });
 
-  it("failed records Meta's error code and title; a late delivered does not undo it", async () => {
+  test("failed records Meta's error code and title; a late delivered does not undo it", async ({ postSigned, insertOutbound, statusOf }) => {
     const ext = wamid();
     const id = await insertOutbound(t, ext);
     await expectOk(await postSigned(statusesPayload(t.phoneId, [status(ext, "failed", { error: { code: 131047, title: "Re-engagement message" } })])));
@@ -364,7 +364,7 @@ describe("statuses", () => {
     expect(await statusOf(id)).toMatchObject({ status: "failed", error_code: "131047" });
   });
 
-  it("concurrent out-of-order deliveries end at the furthest status", async () => {
+  test("concurrent out-of-order deliveries end at the furthest status", async ({ postSigned, insertOutbound, statusOf }) => {
     const ext = wamid();
     const id = await insertOutbound(t, ext);
     const order = ["delivered", "read", "sent", "delivered", "sent", "read", "sent"] as const;
@@ -373,7 +373,7 @@ describe("statuses", () => {
     expect((await statusOf(id)).status).toBe("read");
   });
 
-  it("a status for an unknown message is acknowledged and changes nothing; inbound messages are never touched", async () => {
+  test("a status for an unknown message is acknowledged and changes nothing; inbound messages are never touched", async ({ postSigned, messagesByExternalId }) => {
     await expectOk(await postSigned(statusesPayload(t.phoneId, [status(wamid(), "read")])));
     const m = msg.text({ from: waId(), body: "inbound" });
     await expectOk(await postSigned(messagesPayload(t.phoneId, [m])));
@@ -381,7 +381,7 @@ describe("statuses", () => {
     expect((await messagesByExternalId([m.id]))[0].status).toBe("received");
   });
 
-  it("statuses of another distributor's number do not touch this distributor's messages", async () => {
+  test("statuses of another distributor's number do not touch this distributor's messages", async ({ connectedDistributor, postSigned, insertOutbound, statusOf }) => {
     const other = await connectedDistributor();
     const ext = wamid();
     const id = await insertOutbound(t, ext);
@@ -391,7 +391,7 @@ describe("statuses", () => {
 });
 
 describe("message types", () => {
-  it("stores every type with its details sealed; other types as unsupported, never dropped", async () => {
+  test("stores every type with its details sealed; other types as unsupported, never dropped", async ({ deps, connectedDistributor, postSigned, messagesByExternalId }) => {
     const t = await connectedDistributor();
     const from = waId();
     const target = wamid();
@@ -451,7 +451,7 @@ describe("message types", () => {
 });
 
 describe("batches", () => {
-  it("processes every entry, change, message and status of a large delivery", async () => {
+  test("processes every entry, change, message and status of a large delivery", async ({ sql, connectedDistributor, postSigned, storedCounts, insertOutbound }) => {
     const t = await connectedDistributor();
     const second = await connectedDistributor();
     const outbound = wamid();
@@ -481,7 +481,7 @@ describe("batches", () => {
     expect((await sql`select status from public.messages where id = ${outboundId}`)[0].status).toBe("delivered");
   });
 
-  it("keeps the valid messages of a delivery when some items cannot be stored", async () => {
+  test("keeps the valid messages of a delivery when some items cannot be stored", async ({ connectedDistributor, postSigned, messagesByExternalId }) => {
     const t = await connectedDistributor();
     const good = msg.text({ from: waId(), body: "good" });
     const p = payload([[{ phoneNumberId: t.phoneId, messages: [{ ...good, id: "" }, { ...good, from: "not-a-number", id: wamid() } as MetaMessage, good] }]]);
@@ -489,7 +489,7 @@ describe("batches", () => {
     expect(await messagesByExternalId([good.id])).toHaveLength(1);
   });
 
-  it("NUL and lone surrogates: text is stored with U+FFFD, an unusable id skips only its item, never the batch", async () => {
+  test("NUL and lone surrogates: text is stored with U+FFFD, an unusable id skips only its item, never the batch", async ({ sql, deps, connectedDistributor, postSigned, messagesByExternalId, insertOutbound }) => {
     const t = await connectedDistributor();
     const nulText = msg.text({ from: waId(), body: "before\u0000after" });
     const loneText = msg.text({ from: waId(), body: "half \ud800 pair \udc00 end" });
@@ -524,7 +524,7 @@ describe("batches", () => {
     expect(st).toMatchObject({ status: "failed", error_title: "bad\uFFFDtitle \uFFFD" });
   });
 
-  it("an unknown phone number is acknowledged and nothing is stored", async () => {
+  test("an unknown phone number is acknowledged and nothing is stored", async ({ sql, deps, connectedDistributor, postSigned, messagesByExternalId }) => {
     const t = await connectedDistributor();
     const m = msg.text({ from: waId(), body: "to nobody" });
     const unknownPhone = phoneNumberId();
@@ -539,7 +539,7 @@ describe("batches", () => {
     expect((await messagesByExternalId([m.id, k.id])).map((r) => r.external_id)).toEqual([k.id]);
   });
 
-  it("a number connected after a first unknown delivery is found on redelivery", async () => {
+  test("a number connected after a first unknown delivery is found on redelivery", async ({ sql, connectedDistributor, postSigned, messagesByExternalId }) => {
     const t = await connectedDistributor();
     const late = phoneNumberId();
     const m = msg.text({ from: waId(), body: "early bird" });
@@ -551,7 +551,7 @@ describe("batches", () => {
 });
 
 describe("customers and conversations", () => {
-  it("a wa_id seen twice is one customer, its phone never in clear, findable by keyed hash", async () => {
+  test("a wa_id seen twice is one customer, its phone never in clear, findable by keyed hash", async ({ sql, deps, connectedDistributor, postSigned, conversationPreview }) => {
     const t = await connectedDistributor();
     const from = waId();
     const first = msg.text({ from, body: "one", timestamp: ts(new Date(Date.now() - 60_000)) });
@@ -584,7 +584,7 @@ describe("customers and conversations", () => {
     expect(after.last_message_at.getTime()).toBe(Number(second.timestamp) * 1000);
   });
 
-  it("the same wa_id at two distributors is two customers, with different hashes", async () => {
+  test("the same wa_id at two distributors is two customers, with different hashes", async ({ sql, connectedDistributor, postSigned }) => {
     const a = await connectedDistributor();
     const b = await connectedDistributor();
     const from = waId();
@@ -601,7 +601,7 @@ describe("customers and conversations", () => {
 });
 
 describe("PII and the outbox", () => {
-  it("a message with PII: types and counts only, has_pii, masked preview, content sealed", async () => {
+  test("a message with PII: types and counts only, has_pii, masked preview, content sealed", async ({ sql, deps, connectedDistributor, postSigned, messagesByExternalId }) => {
     const t = await connectedDistributor();
     const from = waId();
     const text = "Please invoice jane.canary@example.org, card 4111 1111 1111 1111, or call +1 415 555 0199";
@@ -632,7 +632,7 @@ describe("PII and the outbox", () => {
     expect(await sql`select 1 from public.pii_detection_results where message_id = ${cleanRow.id}`).toHaveLength(0);
   });
 
-  it("one message.received outbox row per new message, ids and counts only", async () => {
+  test("one message.received outbox row per new message, ids and counts only", async ({ sql, connectedDistributor, postSigned, messagesByExternalId }) => {
     const t = await connectedDistributor();
     const from = waId();
     const m = msg.text({ from, body: "write to outbox.canary@example.net" });
@@ -653,7 +653,7 @@ describe("PII and the outbox", () => {
 });
 
 describe("database failure", () => {
-  it("fails the whole delivery with 500 and stores nothing; redelivery stores everything once", async () => {
+  test("fails the whole delivery with 500 and stores nothing; redelivery stores everything once", async ({ sql, connectedDistributor, postSigned, storedCounts, insertOutbound }) => {
     const t = await connectedDistributor();
     const senders = [waId(), waId()];
     const ms = Array.from({ length: 12 }, (_, i) => msg.text({ from: senders[i % 2], body: i % 3 ? `note ${i}` : `mail fail.case${i}@example.com` }));
