@@ -1,40 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../functions/distributors/app.ts";
 import { createLogger } from "../shared/log/index.ts";
 import { openAccessToken, openMessageContent, sealMessageContent } from "../shared/messaging/index.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { canManageRole, DistributorKeyCache, ROLES, type Role } from "../shared/tenancy/index.ts";
-import { adminSql, bearer, newUser, testDeps } from "./support/harness.ts";
+import { test as fixtures } from "./support/fixtures.ts";
+import { bearer, newUser, testDeps } from "./support/harness.ts";
 import { startFakeGraph, graphError, type FakeGraph } from "./support/fake-graph.ts";
 import { authenticationCases, expectError } from "./support/security.ts";
 import { createTenant, userWithMfa, type Tenant } from "./support/tenancy.ts";
 
 const BASE = "http://localhost/functions/v1/distributors";
-let deps: Deps;
-let app: ReturnType<typeof createApp>;
-let depsNoMfa: Deps;
-let appNoMfa: ReturnType<typeof createApp>;
-let sql: postgres.Sql;
-/** The Graph API that proves who controls a WhatsApp number (POST /:id/whatsapp). */
-let graph: FakeGraph;
-const graphEnv = (o: Record<string, string> = {}) => ({ GRAPH_API_BASE_URL: graph.url, ...o });
-
-beforeAll(async () => {
-  graph = await startFakeGraph();
-  deps = await testDeps(graphEnv());
-  app = createApp(deps);
-  depsNoMfa = await testDeps(graphEnv({ REQUIRE_MFA_FOR_ADMIN_ACTIONS: "false" }));
-  appNoMfa = createApp(depsNoMfa);
-  sql = adminSql();
-});
-afterAll(async () => {
-  await deps.db.end();
-  await depsNoMfa.db.end();
-  await sql.end();
-  await graph.close();
-});
-
 type App = ReturnType<typeof createApp>;
 
 function call(a: App, method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) {
@@ -46,8 +23,6 @@ function call(a: App, method: string, path: string, token: string | null, body?:
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
 }
-const api = (method: string, path: string, token: string | null, body?: unknown, headers?: Record<string, string>) =>
-  call(app, method, path, token, body, headers);
 
 /** Who may grant, change or remove which role: the issue's rule, written out independently. */
 const MAY_MANAGE: Record<Role, Role[]> = {
@@ -58,52 +33,103 @@ const MAY_MANAGE: Record<Role, Role[]> = {
 };
 const may = (actor: Role, target: Role) => MAY_MANAGE[actor].includes(target);
 
-async function roleOf(distributorId: string, userId: string): Promise<Role | null> {
-  const [row] = await sql<{ role: Role }[]>`
-    select role from public.distributor_members where distributor_id = ${distributorId} and user_id = ${userId}`;
-  return row?.role ?? null;
-}
-
-async function addMember(distributorId: string, role: Role) {
-  const u = await userWithMfa(sql);
-  await sql`insert into public.distributor_members (distributor_id, user_id, role) values (${distributorId}, ${u.id}, ${role})`;
-  return u;
-}
-
-async function auditRows(distributorId: string, action?: string) {
-  return await sql<{ user_id: string; action: string; table_name: string; record_id: string | null; details: Record<string, unknown>; ip: string | null; user_agent: string | null }[]>`
-    select user_id, action, table_name, record_id, details, host(ip_address) as ip, user_agent
-    from public.data_access_audit
-    where distributor_id = ${distributorId} and (${action ?? null}::text is null or action = ${action ?? null})
-    order by created_at, id`;
-}
-
-/** Everything a distributors call could change for one tenant, to prove nothing did. */
-async function tenantState(distributorId: string): Promise<string> {
-  const [m, w, k, a, d] = await Promise.all([
-    sql`select user_id, role from public.distributor_members where distributor_id = ${distributorId} order by user_id`,
-    sql`select id, phone_number_id, access_token_encrypted from public.whatsapp_accounts where distributor_id = ${distributorId} order by id`,
-    sql`select purpose, version, status from public.encryption_keys where distributor_id = ${distributorId} order by purpose, version`,
-    sql`select count(*)::int as n from public.data_access_audit where distributor_id = ${distributorId}`,
-    sql`select name from public.distributors where id = ${distributorId}`,
-  ]);
-  return JSON.stringify([[...m], [...w], [...k], [...a], [...d]]);
-}
-
 const phoneId = () => `${Date.now()}${Math.floor(Math.random() * 1e6)}`.slice(0, 20);
-/** A connect body; its number is known to the fake Graph API with its token (ownership provable). */
-const waBody = (o: Record<string, unknown> = {}) => {
-  const b = { phone_number_id: phoneId(), display_phone_number: "+1 555-0100", access_token: `EAAG${crypto.randomUUID().replaceAll("-", "")}`, ...o };
-  if (typeof b.phone_number_id === "string" && typeof b.access_token === "string") {
-    graph.phoneNumbers.set(b.phone_number_id, { token: b.access_token, display_phone_number: "+1 555-0100" });
+
+/** The file's helpers, over its superuser connection, app and fake Graph API. */
+function helpers(sql: postgres.Sql, app: App, graph: FakeGraph) {
+  const graphEnv = (o: Record<string, string> = {}) => ({ GRAPH_API_BASE_URL: graph.url, ...o });
+  const api = (method: string, path: string, token: string | null, body?: unknown, headers?: Record<string, string>) =>
+    call(app, method, path, token, body, headers);
+
+  async function roleOf(distributorId: string, userId: string): Promise<Role | null> {
+    const [row] = await sql<{ role: Role }[]>`
+      select role from public.distributor_members where distributor_id = ${distributorId} and user_id = ${userId}`;
+    return row?.role ?? null;
   }
-  return b;
-};
+
+  async function addMember(distributorId: string, role: Role) {
+    const u = await userWithMfa(sql);
+    await sql`insert into public.distributor_members (distributor_id, user_id, role) values (${distributorId}, ${u.id}, ${role})`;
+    return u;
+  }
+
+  async function auditRows(distributorId: string, action?: string) {
+    return await sql<{ user_id: string; action: string; table_name: string; record_id: string | null; details: Record<string, unknown>; ip: string | null; user_agent: string | null }[]>`
+      select user_id, action, table_name, record_id, details, host(ip_address) as ip, user_agent
+      from public.data_access_audit
+      where distributor_id = ${distributorId} and (${action ?? null}::text is null or action = ${action ?? null})
+      order by created_at, id`;
+  }
+
+  /** Everything a distributors call could change for one tenant, to prove nothing did. */
+  async function tenantState(distributorId: string): Promise<string> {
+    const [m, w, k, a, d] = await Promise.all([
+      sql`select user_id, role from public.distributor_members where distributor_id = ${distributorId} order by user_id`,
+      sql`select id, phone_number_id, access_token_encrypted from public.whatsapp_accounts where distributor_id = ${distributorId} order by id`,
+      sql`select purpose, version, status from public.encryption_keys where distributor_id = ${distributorId} order by purpose, version`,
+      sql`select count(*)::int as n from public.data_access_audit where distributor_id = ${distributorId}`,
+      sql`select name from public.distributors where id = ${distributorId}`,
+    ]);
+    return JSON.stringify([[...m], [...w], [...k], [...a], [...d]]);
+  }
+
+  /** A connect body; its number is known to the fake Graph API with its token (ownership provable). */
+  const waBody = (o: Record<string, unknown> = {}) => {
+    const b = { phone_number_id: phoneId(), display_phone_number: "+1 555-0100", access_token: `EAAG${crypto.randomUUID().replaceAll("-", "")}`, ...o };
+    if (typeof b.phone_number_id === "string" && typeof b.access_token === "string") {
+      graph.phoneNumbers.set(b.phone_number_id, { token: b.access_token, display_phone_number: "+1 555-0100" });
+    }
+    return b;
+  };
+  const graphCalls = (phoneNumberId: string) => graph.requests.filter((r) => r.method === "GET" && r.path.includes(`/${phoneNumberId}`));
+
+  return { graphEnv, api, roleOf, addMember, auditRows, tenantState, waBody, graphCalls };
+}
+
+type WaBody = ReturnType<typeof helpers>["waBody"];
+
+const test = fixtures
+  /** The Graph API that proves who controls a WhatsApp number (POST /:id/whatsapp). */
+  .extend("graph", { scope: "file" }, async ({}, { onCleanup }) => {
+    const graph = await startFakeGraph();
+    onCleanup(() => graph.close());
+    return graph;
+  })
+  .extend("deps", { scope: "file" }, async ({ graph }, { onCleanup }) => {
+    const deps = await testDeps({ GRAPH_API_BASE_URL: graph.url });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  /** Deps and app that do not require MFA for admin actions. */
+  .extend("depsNoMfa", { scope: "file" }, async ({ graph }, { onCleanup }) => {
+    const deps = await testDeps({ GRAPH_API_BASE_URL: graph.url, REQUIRE_MFA_FOR_ADMIN_ACTIONS: "false" });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("appNoMfa", { scope: "file" }, async ({ depsNoMfa }) => createApp(depsNoMfa))
+  .extend("helpers", { scope: "file" }, async ({ sql, app, graph }) => helpers(sql, app, graph))
+  .extend("graphEnv", { scope: "file" }, async ({ helpers: h }) => h.graphEnv)
+  .extend("api", { scope: "file" }, async ({ helpers: h }) => h.api)
+  .extend("roleOf", { scope: "file" }, async ({ helpers: h }) => h.roleOf)
+  .extend("addMember", { scope: "file" }, async ({ helpers: h }) => h.addMember)
+  .extend("auditRows", { scope: "file" }, async ({ helpers: h }) => h.auditRows)
+  .extend("tenantState", { scope: "file" }, async ({ helpers: h }) => h.tenantState)
+  /** A connect body; its number is known to the fake Graph API with its token (ownership provable). */
+  .extend("waBody", { scope: "file" }, async ({ helpers: h }) => h.waBody)
+  .extend("graphCalls", { scope: "file" }, async ({ helpers: h }) => h.graphCalls);
+
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+const forAuthCases = {} as { app: App; waBody: WaBody };
+test.beforeAll(({ app, waBody }) => {
+  Object.assign(forAuthCases, { app, waBody });
+});
+
 const randomId = () => crypto.randomUUID();
 
 // ------------------------------------------------------------------------------------------
 describe("POST / (create a distributor)", () => {
-  it("creates it with the caller as OWNER, its keys and an audit row", async () => {
+  test("creates it with the caller as OWNER, its keys and an audit row", async ({ sql, deps, api, roleOf, auditRows }) => {
     const u = await newUser(sql);
     const res = await api("POST", "", u.token, { name: "  Acme Wholesale  " }, { "x-forwarded-for": "198.51.100.9", "user-agent": "vitest-agent" });
     expect(res.status).toBe(201);
@@ -127,7 +153,7 @@ describe("POST / (create a distributor)", () => {
     });
   });
 
-  it("rejects bad bodies with 400 and creates nothing", async () => {
+  test("rejects bad bodies with 400 and creates nothing", async ({ sql, api }) => {
     const u = await newUser(sql);
     const bad: unknown[] = [{}, { name: "" }, { name: "   " }, { name: "x".repeat(201) }, { name: 5 }, { name: null }, { name: "a\u0000b" },
       { name: "a\ud800b" }, { name: "\udfff" }, ["Acme"], "not json", "null"];
@@ -144,7 +170,7 @@ describe("POST / (create a distributor)", () => {
     expect((await api("POST", "", u.token, { name: "y".repeat(200) })).status).toBe(201);
   });
 
-  it("limits creation to 10 per user per minute (429 with Retry-After)", async () => {
+  test("limits creation to 10 per user per minute (429 with Retry-After)", async ({ sql, api }) => {
     const second = Date.now() % 60_000;
     if (second > 50_000) await new Promise((r) => setTimeout(r, 60_000 - second + 200)); // stay inside one window
     const u = await newUser(sql);
@@ -162,7 +188,7 @@ describe("POST / (create a distributor)", () => {
     expect((await api("POST", "", (await newUser(sql)).token, { name: "Other" })).status).toBe(201);
   }, 90_000);
 
-  it("failed creations (bad bodies) count against the same limit, so they cannot be used to flood", async () => {
+  test("failed creations (bad bodies) count against the same limit, so they cannot be used to flood", async ({ sql, api }) => {
     const second = Date.now() % 60_000;
     if (second > 50_000) await new Promise((r) => setTimeout(r, 60_000 - second + 200)); // stay inside one window
     const u = await newUser(sql);
@@ -174,7 +200,7 @@ describe("POST / (create a distributor)", () => {
     expect(n).toBe(6);
   }, 90_000);
 
-  it("refuses a valid token whose user no longer exists (401, nothing stored)", async () => {
+  test("refuses a valid token whose user no longer exists (401, nothing stored)", async ({ sql, api }) => {
     const u = await newUser(sql);
     await sql`delete from auth.users where id = ${u.id}`;
     await expectError(await api("POST", "", u.token, { name: "Ghost" }), 401, "Authentication required");
@@ -182,11 +208,11 @@ describe("POST / (create a distributor)", () => {
     expect(n).toBe(0);
   });
 
-  authenticationCases("POST /", (h) => call(app, "POST", "", null, { name: "Acme" }, h));
+  authenticationCases("POST /", (h) => call(forAuthCases.app, "POST", "", null, { name: "Acme" }, h));
 });
 
 describe("GET / (my distributors)", () => {
-  it("lists exactly my memberships with my role", async () => {
+  test("lists exactly my memberships with my role", async ({ sql, deps, api }) => {
     const a = await createTenant(deps, sql, "Alpha");
     const b = await createTenant(deps, sql, "Beta");
     await createTenant(deps, sql, "Gamma"); // not mine
@@ -200,18 +226,18 @@ describe("GET / (my distributors)", () => {
     expect(await (await api("GET", "", b.users.MANAGER.token)).json()).toEqual({ distributors: [{ id: b.id, name: "Beta", role: "MANAGER" }] });
   });
 
-  it("is empty for a user without memberships, and shows a new distributor after creation", async () => {
+  test("is empty for a user without memberships, and shows a new distributor after creation", async ({ sql, api }) => {
     const u = await newUser(sql);
     expect(await (await api("GET", "", u.token)).json()).toEqual({ distributors: [] });
     const created = await (await api("POST", "", u.token, { name: "Fresh" })).json();
     expect(await (await api("GET", "", u.token)).json()).toEqual({ distributors: [{ id: created.id, name: "Fresh", role: "OWNER" }] });
   });
 
-  authenticationCases("GET /", (h) => call(app, "GET", "", null, undefined, h));
+  authenticationCases("GET /", (h) => call(forAuthCases.app, "GET", "", null, undefined, h));
 });
 
 describe("GET /:id/members", () => {
-  it("lists every member for any member", async () => {
+  test("lists every member for any member", async ({ sql, deps, api }) => {
     const t = await createTenant(deps, sql);
     const expected = ROLES.map((r) => ({ user_id: t.users[r].id, role: r })).sort((x, y) => x.user_id.localeCompare(y.user_id));
     for (const r of ROLES) {
@@ -228,17 +254,17 @@ describe("GET /:id/members", () => {
     }
   });
 
-  authenticationCases("GET /:id/members", (h) => call(app, "GET", `/${randomId()}/members`, null, undefined, h));
+  authenticationCases("GET /:id/members", (h) => call(forAuthCases.app, "GET", `/${randomId()}/members`, null, undefined, h));
 });
 
 // ------------------------------------------------------------------------------------------
 describe("member management matrix (actor × target role)", () => {
-  it("the rule used by the API is the issue's rule", () => {
+  test("the rule used by the API is the issue's rule", () => {
     for (const a of ROLES) for (const t of ROLES) expect(canManageRole(a, t)).toBe(may(a, t));
   });
 
   for (const actor of ROLES) {
-    it(`${actor} adding each role`, async () => {
+    test(`${actor} adding each role`, async ({ sql, deps, api, roleOf, auditRows }) => {
       const t = await createTenant(deps, sql);
       for (const target of ROLES) {
         const u = await newUser(sql);
@@ -258,7 +284,7 @@ describe("member management matrix (actor × target role)", () => {
       expect(await auditRows(t.id, "member.add")).toHaveLength(MAY_MANAGE[actor].length);
     });
 
-    it(`${actor} changing each role to each other role`, async () => {
+    test(`${actor} changing each role to each other role`, async ({ sql, deps, api, roleOf, addMember, auditRows }) => {
       const t = await createTenant(deps, sql);
       let changes = 0;
       for (const from of ROLES) {
@@ -283,7 +309,7 @@ describe("member management matrix (actor × target role)", () => {
       expect(changes).toBe({ OWNER: 12, ADMIN: 2, MANAGER: 0, OPERATOR: 0 }[actor]);
     });
 
-    it(`${actor} removing each role`, async () => {
+    test(`${actor} removing each role`, async ({ sql, deps, api, roleOf, addMember, auditRows }) => {
       const t = await createTenant(deps, sql);
       for (const target of ROLES) {
         const m = await addMember(t.id, target);
@@ -304,7 +330,7 @@ describe("member management matrix (actor × target role)", () => {
     });
   }
 
-  it("an ADMIN cannot change or remove itself or another ADMIN, nor promote to ADMIN", async () => {
+  test("an ADMIN cannot change or remove itself or another ADMIN, nor promote to ADMIN", async ({ sql, deps, api, tenantState }) => {
     const t = await createTenant(deps, sql);
     const before = await tenantState(t.id);
     await expectError(await api("PATCH", `/${t.id}/members/${t.users.ADMIN.id}`, t.users.ADMIN.mfaToken, { role: "OWNER" }), 403, "Forbidden");
@@ -313,7 +339,7 @@ describe("member management matrix (actor × target role)", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  it("setting the same role is a 200 no-op without an audit row", async () => {
+  test("setting the same role is a 200 no-op without an audit row", async ({ sql, deps, api, auditRows }) => {
     const t = await createTenant(deps, sql);
     const res = await api("PATCH", `/${t.id}/members/${t.users.OPERATOR.id}`, t.users.OWNER.mfaToken, { role: "OPERATOR" });
     expect(res.status).toBe(200);
@@ -323,7 +349,7 @@ describe("member management matrix (actor × target role)", () => {
 });
 
 describe("member management errors", () => {
-  it("adding a user that does not exist → 404; adding an existing member → 409; nothing changes", async () => {
+  test("adding a user that does not exist → 404; adding an existing member → 409; nothing changes", async ({ sql, deps, api, roleOf, tenantState }) => {
     const t = await createTenant(deps, sql);
     const before = await tenantState(t.id);
     await expectError(await api("POST", `/${t.id}/members`, t.users.OWNER.mfaToken, { user_id: randomId(), role: "OPERATOR" }), 404, "Not found");
@@ -333,7 +359,7 @@ describe("member management errors", () => {
     expect(await roleOf(t.id, t.users.MANAGER.id)).toBe("MANAGER");
   });
 
-  it("accepts an upper-case user id and stores it normalised", async () => {
+  test("accepts an upper-case user id and stores it normalised", async ({ sql, deps, api, roleOf }) => {
     const t = await createTenant(deps, sql);
     const u = await newUser(sql);
     const res = await api("POST", `/${t.id}/members`, t.users.OWNER.mfaToken, { user_id: u.id.toUpperCase(), role: "MANAGER" });
@@ -344,7 +370,7 @@ describe("member management errors", () => {
     expect(await roleOf(t.id, u.id)).toBe("OPERATOR");
   });
 
-  it("changing or removing a non-member, or a malformed user id → 404", async () => {
+  test("changing or removing a non-member, or a malformed user id → 404", async ({ sql, deps, api, tenantState }) => {
     const t = await createTenant(deps, sql);
     const outsider = await newUser(sql);
     const before = await tenantState(t.id);
@@ -355,7 +381,7 @@ describe("member management errors", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  it("bad bodies → 400 and nothing changes", async () => {
+  test("bad bodies → 400 and nothing changes", async ({ sql, deps, api, tenantState }) => {
     const t = await createTenant(deps, sql);
     const u = await newUser(sql);
     const before = await tenantState(t.id);
@@ -372,7 +398,7 @@ describe("member management errors", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  it("checks permission before the body: members without it get 403 whatever they send", async () => {
+  test("checks permission before the body: members without it get 403 whatever they send", async ({ sql, deps, api, tenantState, waBody }) => {
     const t = await createTenant(deps, sql);
     const before = await tenantState(t.id);
     for (const r of ["MANAGER", "OPERATOR"] as const) {
@@ -386,13 +412,13 @@ describe("member management errors", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  authenticationCases("POST /:id/members", (h) => call(app, "POST", `/${randomId()}/members`, null, { user_id: randomId(), role: "OPERATOR" }, h));
-  authenticationCases("PATCH /:id/members/:userId", (h) => call(app, "PATCH", `/${randomId()}/members/${randomId()}`, null, { role: "ADMIN" }, h));
-  authenticationCases("DELETE /:id/members/:userId", (h) => call(app, "DELETE", `/${randomId()}/members/${randomId()}`, null, undefined, h));
+  authenticationCases("POST /:id/members", (h) => call(forAuthCases.app, "POST", `/${randomId()}/members`, null, { user_id: randomId(), role: "OPERATOR" }, h));
+  authenticationCases("PATCH /:id/members/:userId", (h) => call(forAuthCases.app, "PATCH", `/${randomId()}/members/${randomId()}`, null, { role: "ADMIN" }, h));
+  authenticationCases("DELETE /:id/members/:userId", (h) => call(forAuthCases.app, "DELETE", `/${randomId()}/members/${randomId()}`, null, undefined, h));
 });
 
 describe("the last OWNER", () => {
-  it("can be neither removed nor demoted (409), by itself or anyone", async () => {
+  test("can be neither removed nor demoted (409), by itself or anyone", async ({ sql, deps, api, tenantState }) => {
     const t = await createTenant(deps, sql);
     const owner = t.users.OWNER;
     const before = await tenantState(t.id);
@@ -405,7 +431,7 @@ describe("the last OWNER", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  it("with two OWNERs one may step down; then the other is the last", async () => {
+  test("with two OWNERs one may step down; then the other is the last", async ({ sql, deps, api, roleOf, addMember }) => {
     const t = await createTenant(deps, sql);
     const second = await addMember(t.id, "OWNER");
     const res = await api("PATCH", `/${t.id}/members/${t.users.OWNER.id}`, t.users.OWNER.mfaToken, { role: "ADMIN" });
@@ -419,7 +445,7 @@ describe("the last OWNER", () => {
     expect(await roleOf(t.id, second.id)).toBe("OWNER");
   });
 
-  it("is race-safe: two OWNERs demoting or removing each other at once leave exactly one OWNER", async () => {
+  test("is race-safe: two OWNERs demoting or removing each other at once leave exactly one OWNER", async ({ sql, deps, api, addMember }) => {
     for (let round = 0; round < 5; round++) {
       const t = await createTenant(deps, sql);
       const a = t.users.OWNER;
@@ -439,7 +465,7 @@ describe("the last OWNER", () => {
 
 // ------------------------------------------------------------------------------------------
 describe("multi-factor authentication for admin actions", () => {
-  const actions = (t: Tenant, target: { id: string }) => [
+  const actions = (t: Tenant, target: { id: string }, waBody: WaBody) => [
     { name: "add member", method: "POST", path: `/${t.id}/members`, body: { user_id: target.id, role: "OPERATOR" }, ok: 201 },
     { name: "change role", method: "PATCH", path: `/${t.id}/members/${t.users.OPERATOR.id}`, body: { role: "MANAGER" }, ok: 200 },
     { name: "remove member", method: "DELETE", path: `/${t.id}/members/${t.users.MANAGER.id}`, body: undefined, ok: 200 },
@@ -447,10 +473,10 @@ describe("multi-factor authentication for admin actions", () => {
     { name: "rotate key", method: "POST", path: `/${t.id}/rotate-key`, body: undefined, ok: 200 },
   ];
 
-  it("aal1 → 403 mfa_required and nothing changes; aal2 → done", async () => {
+  test("aal1 → 403 mfa_required and nothing changes; aal2 → done", async ({ sql, deps, api, tenantState, waBody }) => {
     const t = await createTenant(deps, sql);
     const target = await newUser(sql);
-    for (const a of actions(t, target)) {
+    for (const a of actions(t, target, waBody)) {
       const before = await tenantState(t.id);
       await expectError(await api(a.method, a.path, t.users.OWNER.token, a.body), 403, "Multi-factor authentication required");
       expect(await tenantState(t.id), a.name).toBe(before);
@@ -459,10 +485,10 @@ describe("multi-factor authentication for admin actions", () => {
     }
   });
 
-  it("with REQUIRE_MFA_FOR_ADMIN_ACTIONS=false aal1 is enough", async () => {
+  test("with REQUIRE_MFA_FOR_ADMIN_ACTIONS=false aal1 is enough", async ({ sql, depsNoMfa, appNoMfa, roleOf, waBody }) => {
     const t = await createTenant(depsNoMfa, sql);
     const target = await newUser(sql);
-    for (const a of actions(t, target)) {
+    for (const a of actions(t, target, waBody)) {
       const res = await call(appNoMfa, a.method, a.path, t.users.OWNER.token, a.body);
       expect(res.status, a.name).toBe(a.ok);
     }
@@ -471,7 +497,7 @@ describe("multi-factor authentication for admin actions", () => {
     expect(await roleOf(t.id, t.users.MANAGER.id)).toBeNull();
   });
 
-  it("membership first (404), then role (403), then MFA (403), then body (400)", async () => {
+  test("membership first (404), then role (403), then MFA (403), then body (400)", async ({ sql, deps, api }) => {
     const t = await createTenant(deps, sql);
     const outsider = await userWithMfa(sql);
     await expectError(await api("POST", `/${t.id}/members`, outsider.token, {}), 404, "Not found");
@@ -483,7 +509,7 @@ describe("multi-factor authentication for admin actions", () => {
     await expectError(await api("POST", `/${t.id}/members`, t.users.ADMIN.mfaToken, {}), 400, "Invalid request");
   });
 
-  it("listing members needs no MFA", async () => {
+  test("listing members needs no MFA", async ({ sql, deps, api }) => {
     const t = await createTenant(deps, sql);
     expect((await api("GET", `/${t.id}/members`, t.users.OPERATOR.token)).status).toBe(200);
   });
@@ -491,7 +517,7 @@ describe("multi-factor authentication for admin actions", () => {
 
 // ------------------------------------------------------------------------------------------
 describe("ids that are not mine", () => {
-  const routes = (id: string, member: string) => [
+  const routes = (id: string, member: string, waBody: WaBody) => [
     { method: "GET", path: `/${id}/members`, body: undefined },
     { method: "POST", path: `/${id}/members`, body: { user_id: member, role: "OPERATOR" } },
     { method: "PATCH", path: `/${id}/members/${member}`, body: { role: "ADMIN" } },
@@ -500,11 +526,11 @@ describe("ids that are not mine", () => {
     { method: "POST", path: `/${id}/rotate-key`, body: undefined },
   ];
 
-  it("another tenant's distributor → 404 on every /:id route, and it is unchanged", async () => {
+  test("another tenant's distributor → 404 on every /:id route, and it is unchanged", async ({ sql, deps, api, tenantState, waBody }) => {
     const a = await createTenant(deps, sql, "A");
     const b = await createTenant(deps, sql, "B");
     const before = await tenantState(b.id);
-    for (const r of routes(b.id, b.users.OPERATOR.id)) {
+    for (const r of routes(b.id, b.users.OPERATOR.id, waBody)) {
       await expectError(await api(r.method, r.path, a.users.OWNER.mfaToken, r.body), 404, "Not found");
     }
     // also with the other tenant's member id under my own distributor
@@ -513,11 +539,11 @@ describe("ids that are not mine", () => {
     expect(await tenantState(b.id)).toBe(before);
   });
 
-  it("a non-existent or malformed distributor id → 404 on every /:id route", async () => {
+  test("a non-existent or malformed distributor id → 404 on every /:id route", async ({ sql, deps, api, waBody }) => {
     const a = await createTenant(deps, sql);
     const someone = await newUser(sql);
     for (const id of [randomId(), "not-a-uuid", "123", "00000000-0000-0000-0000-00000000000g"]) {
-      for (const r of routes(id, someone.id)) {
+      for (const r of routes(id, someone.id, waBody)) {
         await expectError(await api(r.method, r.path, a.users.OWNER.mfaToken, r.body), 404, "Not found");
       }
     }
@@ -526,7 +552,7 @@ describe("ids that are not mine", () => {
 
 // ------------------------------------------------------------------------------------------
 describe("POST /:id/whatsapp", () => {
-  it("connects a number; the token is stored only encrypted, bound to the row, and never returned or logged", async () => {
+  test("connects a number; the token is stored only encrypted, bound to the row, and never returned or logged", async ({ sql, graphEnv, auditRows, waBody }) => {
     const lines: string[] = [];
     const logged = await testDeps(graphEnv({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => lines.push(l)) });
     try {
@@ -561,7 +587,7 @@ describe("POST /:id/whatsapp", () => {
     }
   });
 
-  it("OWNER and ADMIN may connect; MANAGER and OPERATOR may not", async () => {
+  test("OWNER and ADMIN may connect; MANAGER and OPERATOR may not", async ({ sql, deps, api, waBody }) => {
     const t = await createTenant(deps, sql);
     for (const r of ROLES) {
       const res = await api("POST", `/${t.id}/whatsapp`, t.users[r].mfaToken, waBody());
@@ -572,7 +598,7 @@ describe("POST /:id/whatsapp", () => {
     expect(n).toBe(2);
   });
 
-  it("a phone_number_id already connected (here or by another distributor) → 409, nothing changes", async () => {
+  test("a phone_number_id already connected (here or by another distributor) → 409, nothing changes", async ({ sql, deps, api, tenantState, waBody }) => {
     const a = await createTenant(deps, sql);
     const b = await createTenant(deps, sql);
     const body = waBody();
@@ -592,9 +618,7 @@ describe("POST /:id/whatsapp", () => {
     const headers = [...res.headers.entries()].filter(([k]) => k !== "x-request-id").sort();
     return { status: res.status, keys: Object.keys(body).sort(), error: body.error, headers };
   }
-  const graphCalls = (phoneNumberId: string) => graph.requests.filter((r) => r.method === "GET" && r.path.includes(`/${phoneNumberId}`));
-
-  it("proves control through the Graph API first: GET /<version>/<id>?fields=… with the supplied token, digits compared", async () => {
+  test("proves control through the Graph API first: GET /<version>/<id>?fields=… with the supplied token, digits compared", async ({ sql, deps, api, waBody, graphCalls }) => {
     const t = await createTenant(deps, sql);
     const body = waBody({ display_phone_number: "+1 (555) 01-00" }); // Graph says "+1 555-0100": the same digits
     const res = await api("POST", `/${t.id}/whatsapp`, t.users.OWNER.mfaToken, body);
@@ -610,7 +634,7 @@ describe("POST /:id/whatsapp", () => {
     expect(await openAccessToken(keys, row.id, row as never)).toBe(body.access_token);
   });
 
-  it("a wrong token, another number or an unknown id → 409, nothing stored, nothing audited", async () => {
+  test("a wrong token, another number or an unknown id → 409, nothing stored, nothing audited", async ({ sql, deps, graph, api, tenantState, waBody }) => {
     const t = await createTenant(deps, sql);
     const before = await tenantState(t.id);
     const good = waBody();
@@ -629,7 +653,7 @@ describe("POST /:id/whatsapp", () => {
     expect(n).toBe(0);
   });
 
-  it("a number connected elsewhere answers a working token with the very 409 a failed proof gets", async () => {
+  test("a number connected elsewhere answers a working token with the very 409 a failed proof gets", async ({ sql, deps, api, tenantState, waBody }) => {
     const a = await createTenant(deps, sql);
     const b = await createTenant(deps, sql);
     const body = waBody();
@@ -647,7 +671,7 @@ describe("POST /:id/whatsapp", () => {
     expect(await tenantState(b.id)).toBe(beforeB);
   });
 
-  it("Graph failing (5xx, 429, invalid answer), timing out or unreachable → 502 Upstream service error, nothing stored", async () => {
+  test("Graph failing (5xx, 429, invalid answer), timing out or unreachable → 502 Upstream service error, nothing stored", async ({ sql, deps, graph, graphEnv, api, tenantState, waBody }) => {
     const t = await createTenant(deps, sql);
     const before = await tenantState(t.id);
     const scripted = [
@@ -671,7 +695,7 @@ describe("POST /:id/whatsapp", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  it("the gate before Graph (a stranger's token is never used), and no transaction open during the Graph call", async () => {
+  test("the gate before Graph (a stranger's token is never used), and no transaction open during the Graph call", async ({ sql, deps, graph, api, waBody, graphCalls }) => {
     const t = await createTenant(deps, sql);
     const outsider = await userWithMfa(sql);
     for (const [token, status, error] of [
@@ -698,7 +722,7 @@ describe("POST /:id/whatsapp", () => {
     expect((await pending).status).toBe(201);
   });
 
-  it("bad bodies → 400 and nothing stored", async () => {
+  test("bad bodies → 400 and nothing stored", async ({ sql, deps, api, tenantState, waBody }) => {
     const t = await createTenant(deps, sql);
     const before = await tenantState(t.id);
     const bad: unknown[] = [
@@ -711,11 +735,11 @@ describe("POST /:id/whatsapp", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  authenticationCases("POST /:id/whatsapp", (h) => call(app, "POST", `/${randomId()}/whatsapp`, null, waBody(), h));
+  authenticationCases("POST /:id/whatsapp", (h) => call(forAuthCases.app, "POST", `/${randomId()}/whatsapp`, null, forAuthCases.waBody(), h));
 });
 
 describe("POST /:id/rotate-key", () => {
-  it("adds a data-key version; old data stays readable, new data uses the new version", async () => {
+  test("adds a data-key version; old data stays readable, new data uses the new version", async ({ sql, deps, api, auditRows, waBody }) => {
     const t = await createTenant(deps, sql);
     const cached = await deps.tenantKeys.get(t.id); // primes this instance's cache
     expect(cached.data.currentVersion).toBe(1);
@@ -752,7 +776,7 @@ describe("POST /:id/rotate-key", () => {
     expect(row2.key_version).toBe(2);
   });
 
-  it("concurrent rotations each get their own version", async () => {
+  test("concurrent rotations each get their own version", async ({ sql, deps, api, auditRows }) => {
     const t = await createTenant(deps, sql);
     const res = await Promise.all([1, 2, 3].map(() => api("POST", `/${t.id}/rotate-key`, t.users.OWNER.mfaToken)));
     expect(res.map((r) => r.status)).toEqual([200, 200, 200]);
@@ -763,7 +787,7 @@ describe("POST /:id/rotate-key", () => {
     expect(await auditRows(t.id, "key.rotate")).toHaveLength(3);
   });
 
-  it("only an OWNER may rotate", async () => {
+  test("only an OWNER may rotate", async ({ sql, deps, api, tenantState }) => {
     const t = await createTenant(deps, sql);
     const before = await tenantState(t.id);
     for (const r of ["ADMIN", "MANAGER", "OPERATOR"] as const) {
@@ -772,12 +796,12 @@ describe("POST /:id/rotate-key", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  authenticationCases("POST /:id/rotate-key", (h) => call(app, "POST", `/${randomId()}/rotate-key`, null, undefined, h));
+  authenticationCases("POST /:id/rotate-key", (h) => call(forAuthCases.app, "POST", `/${randomId()}/rotate-key`, null, undefined, h));
 });
 
 // ------------------------------------------------------------------------------------------
 describe("custom access token hook", () => {
-  it("puts the user's memberships in claims.app_metadata.distributors and keeps the other claims", async () => {
+  test("puts the user's memberships in claims.app_metadata.distributors and keeps the other claims", async ({ sql, deps, api }) => {
     const a = await createTenant(deps, sql, "Hook A");
     const b = await createTenant(deps, sql, "Hook B");
     const me = a.users.OWNER;
@@ -797,7 +821,7 @@ describe("custom access token hook", () => {
     ]);
   });
 
-  it("gives an empty list to a user without memberships (literal event from the brief)", async () => {
+  test("gives an empty list to a user without memberships (literal event from the brief)", async ({ sql }) => {
     const u = await newUser(sql);
     expect(u.id).toMatch(/^[0-9a-f-]{36}$/); // safe to inline
     const [{ out }] = await sql.unsafe(
@@ -807,7 +831,7 @@ describe("custom access token hook", () => {
 });
 
 describe("OpenAPI document", () => {
-  it("documents every route", async () => {
+  test("documents every route", async ({ app }) => {
     const res = await app.request(`${BASE}/openapi.json`);
     expect(res.status).toBe(200);
     const doc = await res.json();
@@ -823,7 +847,7 @@ describe("OpenAPI document", () => {
 
 // ------------------------------------------------------------------------------------------
 describe("400 answers name the failing field, never its value", () => {
-  it("names the field in the body and in the log, and echoes no value", async () => {
+  test("names the field in the body and in the log, and echoes no value", async ({ sql, graphEnv, tenantState, waBody }) => {
     const lines: string[] = [];
     const logged = await testDeps(graphEnv({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => lines.push(l)) });
     try {
@@ -862,7 +886,7 @@ describe("400 answers name the failing field, never its value", () => {
     }
   });
 
-  it("malformed JSON and a wrong content type are 400s that say so", async () => {
+  test("malformed JSON and a wrong content type are 400s that say so", async ({ sql, api }) => {
     const u = await newUser(sql);
     const bad = await expectError(await api("POST", "", u.token, "{"), 400, "Invalid request");
     expect(bad.issues?.[0]?.in).toBe("body");
@@ -871,7 +895,7 @@ describe("400 answers name the failing field, never its value", () => {
 });
 
 describe("permission before the body (the tenant gate)", () => {
-  it("a member whose role lacks the permission gets 403 whatever the body; a non-member 404; nothing changes", async () => {
+  test("a member whose role lacks the permission gets 403 whatever the body; a non-member 404; nothing changes", async ({ sql, deps, api, tenantState }) => {
     const t = await createTenant(deps, sql);
     const outsider = await userWithMfa(sql);
     const before = await tenantState(t.id);
@@ -896,7 +920,7 @@ describe("permission before the body (the tenant gate)", () => {
     expect(await tenantState(t.id)).toBe(before);
   });
 
-  it("a non-member listing members → 404, any member → 200", async () => {
+  test("a non-member listing members → 404, any member → 200", async ({ sql, deps, api }) => {
     const t = await createTenant(deps, sql);
     await expectError(await api("GET", `/${t.id}/members`, (await newUser(sql)).token), 404, "Not found");
     for (const r of ROLES) expect((await api("GET", `/${t.id}/members`, t.users[r].token)).status).toBe(200);
@@ -909,7 +933,7 @@ describe("OpenAPI document: the one route style", () => {
     operationId?: string; security?: unknown; requestBody?: unknown; responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
     parameters?: { name: string; in: string }[];
   };
-  async function operations() {
+  async function operations(app: App) {
     const doc = await (await app.request(`${BASE}/openapi.json`)).json();
     const ops: [string, Operation][] = [];
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)) {
@@ -918,8 +942,8 @@ describe("OpenAPI document: the one route style", () => {
     return { doc, ops };
   }
 
-  it("every operation has a unique operationId and bearer security", async () => {
-    const { doc, ops } = await operations();
+  test("every operation has a unique operationId and bearer security", async ({ app }) => {
+    const { doc, ops } = await operations(app);
     expect(ops).toHaveLength(8);
     const ids = ops.map(([, op]) => op.operationId);
     for (const [name, op] of ops) {
@@ -932,8 +956,8 @@ describe("OpenAPI document: the one route style", () => {
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
   });
 
-  it("declares 400 and 413 wherever a body is accepted, and 404/403 on every /{id} route", async () => {
-    const { ops } = await operations();
+  test("declares 400 and 413 wherever a body is accepted, and 404/403 on every /{id} route", async ({ app }) => {
+    const { ops } = await operations(app);
     const withBody = ops.filter(([, op]) => op.requestBody).map(([name]) => name).sort();
     expect(withBody).toEqual(["PATCH /{id}/members/{userId}", "POST /", "POST /{id}/members", "POST /{id}/whatsapp"]);
     for (const [name, op] of ops) {
@@ -951,8 +975,8 @@ describe("OpenAPI document: the one route style", () => {
     }
   });
 
-  it("error responses share one Error schema that can carry issues", async () => {
-    const { doc, ops } = await operations();
+  test("error responses share one Error schema that can carry issues", async ({ app }) => {
+    const { doc, ops } = await operations(app);
     expect(Object.keys(doc.components.schemas.Error.properties).sort()).toEqual(["error", "issues", "requestId"]);
     for (const [name, op] of ops) {
       for (const [status, r] of Object.entries(op.responses)) {
