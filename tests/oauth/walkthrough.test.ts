@@ -41,7 +41,7 @@ const json = (token: string, body: unknown): RequestInit => ({
 });
 
 describe("docs/oauth.md local walkthrough against the served functions", () => {
-  test("start → authorize → callback → connected=hootsuite; connections, profiles, post, validate, disconnect", { timeout: 90_000 },
+  test("start → authorize → callback → connected=hootsuite; connections, profiles, post, scheduled post, validate, disconnect", { timeout: 90_000 },
     async ({ local: { base, fakes }, sql }) => {
       const user = await newUser(sql);
       const auth = { authorization: `Bearer ${user.token}` };
@@ -108,6 +108,18 @@ describe("docs/oauth.md local walkthrough against the served functions", () => {
       expect(JSON.parse(sent.body)).toEqual({ text: "Hello from the walkthrough", socialNetworkIds: ["hs-1"] });
       const rows = await sql`select platform, profile_ids, platform_post_id, status from public.social_posts where user_id = ${user.id}`;
       expect(rows).toEqual([{ platform: "hootsuite", profile_ids: ["hs-1"], platform_post_id: post.platform_post_id, status: "published" }]);
+      expect(JSON.stringify(rows)).not.toContain("Hello from the walkthrough");
+
+      // A scheduled post to both profiles (scheduledSendTime in whole seconds, as Hootsuite takes it).
+      const at = new Date(Date.now() + 3600_000);
+      const scheduled = await fetch(`${base}/social-post/posts`,
+        json(user.token, { platform: "hootsuite", profileIds: ["hs-1", "hs-2"], text: "Later!", scheduledAt: at.toISOString() }));
+      expect(scheduled.status).toBe(200);
+      expect(await scheduled.json()).toEqual({ success: true, platform_post_id: expect.stringMatching(/^hsm-/), scheduled: true, profiles_posted: 2 });
+      const sentLater = fakes.api!.requests.filter((r) => r.method === "POST" && r.url === "/v1/messages")[1];
+      expect(JSON.parse(sentLater.body)).toEqual({
+        text: "Later!", socialNetworkIds: ["hs-1", "hs-2"], scheduledSendTime: at.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      });
 
       // POST /validate
       const valid = await fetch(`${base}/social-post/validate`, json(user.token, { platform: "hootsuite" }));
