@@ -1,42 +1,51 @@
 // oauth-callback end to end: the real app, the real database, fake authorization servers on
 // 127.0.0.1 (one per client authentication style) that verify PKCE and client credentials.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createApp } from "../../functions/oauth-callback/app.ts";
 import { createLogger } from "../../shared/log/index.ts";
 import { OAUTH_PLATFORMS, PROVIDERS, type Platform } from "../../shared/oauth/providers.ts";
 import { openSecret, type StoredSecret } from "../../shared/secrets/index.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
-import { adminSql, bearer, newUser, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { bearer, newUser, testDeps } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
+import type { ScriptedFailure } from "./support/fake-auth-server.ts";
 import { approve, connect, OAUTH, postJson, start } from "./support/flow.ts";
 import { clientOf, REDIRECT_URI, RETURN_BASE, startOAuthWorld, type OAuthWorld } from "./support/world.ts";
 
-let world: OAuthWorld;
-let deps: Deps;
-let app: ReturnType<typeof createApp>;
-let sql: postgres.Sql;
 const logLines: string[] = [];
 
-beforeAll(async () => {
-  world = await startOAuthWorld();
-  deps = await testDeps(world.env({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => logLines.push(l)) });
-  app = createApp(deps);
-  sql = adminSql();
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-  await world.close();
-});
-
-async function storedTokens(userId: string, platform: Platform) {
+/** The stored tokens of a user's connection, opened; null when there is none. */
+const tokensReader = (deps: Deps, sql: postgres.Sql) => async (userId: string, platform: Platform) => {
   const [row] = await sql<(StoredSecret & { is_active: boolean })[]>`
     select encrypted_value, initialization_vector, key_version, aad_bound, is_active from public.user_secrets
     where user_id = ${userId} and service_name = ${`${platform}_oauth_token`}`;
   if (!row) return null;
   return { row, value: JSON.parse(await openSecret(deps.keyring, row, userId, `${platform}_oauth_token`)) };
-}
+};
+
+const test = fixtures
+  /** The fake authorization servers. */
+  .extend("world", { scope: "file" }, async ({}, { onCleanup }) => {
+    const world = await startOAuthWorld();
+    onCleanup(() => world.close());
+    return world;
+  })
+  // Deps pointed at the fake authorization servers, logging at debug level into logLines.
+  .extend("deps", { scope: "file" }, async ({ world }, { onCleanup }) => {
+    const deps = await testDeps(world.env({ LOG_LEVEL: "debug" }), { logger: createLogger("debug", (l) => logLines.push(l)) });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  .extend("storedTokens", { scope: "file" }, async ({ deps, sql }) => tokensReader(deps, sql));
+
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+let app: ReturnType<typeof createApp>;
+test.beforeAll(({ app: a }) => {
+  app = a;
+});
 
 const htmlPage = async (res: Response) => {
   expect(res.status).toBe(400);
@@ -48,7 +57,7 @@ const htmlPage = async (res: Response) => {
 };
 
 describe("full flow, every platform", () => {
-  it.each(OAUTH_PLATFORMS)("%s: start → provider → callback → sealed tokens, audit, connection", async (platform) => {
+  test.for(OAUTH_PLATFORMS)("%s: start → provider → callback → sealed tokens, audit, connection", async (platform, { sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     const def = PROVIDERS[platform];
     const server = world.serverOf(platform);
@@ -123,7 +132,7 @@ describe("full flow, every platform", () => {
 });
 
 describe("the state", () => {
-  it("is single use: a replay gets the HTML page and no second exchange", async () => {
+  test("is single use: a replay gets the HTML page and no second exchange", async ({ sql, app, world }) => {
     const u = await newUser(sql);
     const callback = await approve(await start(app, u.token, "hootsuite"));
     expect((await app.request(callback)).status).toBe(302);
@@ -132,7 +141,7 @@ describe("the state", () => {
     expect(world.basic.tokenRequests.length).toBe(n);
   });
 
-  it("is consumed atomically: of two concurrent callbacks exactly one wins", async () => {
+  test("is consumed atomically: of two concurrent callbacks exactly one wins", async ({ sql, app }) => {
     const u = await newUser(sql);
     const callback = await approve(await start(app, u.token, "later"));
     const answers = await Promise.all([app.request(callback), app.request(callback), app.request(callback)]);
@@ -141,7 +150,7 @@ describe("the state", () => {
     expect(n).toBe(1);
   });
 
-  it("expires after 10 minutes: an expired state gets the HTML page and no exchange", async () => {
+  test("expires after 10 minutes: an expired state gets the HTML page and no exchange", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     const callback = await approve(await start(app, u.token, "buffer"));
     await sql`update public.oauth_states set expires_at = now() - interval '1 second' where user_id = ${u.id}`;
@@ -151,7 +160,7 @@ describe("the state", () => {
     expect(await storedTokens(u.id, "buffer")).toBeNull();
   });
 
-  it("tampered, missing, malformed or forged states get the HTML page, never a redirect", async () => {
+  test("tampered, missing, malformed or forged states get the HTML page, never a redirect", async ({ sql, app }) => {
     const u = await newUser(sql);
     const callback = new URL(await approve(await start(app, u.token, "buffer")));
     const state = callback.searchParams.get("state")!;
@@ -170,7 +179,7 @@ describe("the state", () => {
     expect((await app.request(callback.href)).status).toBe(302);
   });
 
-  it("binds the user: a flow A began, completed in B's browser session, attaches nothing to B", async () => {
+  test("binds the user: a flow A began, completed in B's browser session, attaches nothing to B", async ({ sql, app, storedTokens }) => {
     const a = await newUser(sql);
     const b = await newUser(sql);
     const callback = await approve(await start(app, a.token, "linkedin"));
@@ -213,7 +222,7 @@ describe("return URL allowlist", () => {
     "/settings",
     "",
   ];
-  it.each(refused)("refuses %j with 400 naming returnUrl", async (returnUrl) => {
+  test.for(refused)("refuses %j with 400 naming returnUrl", async (returnUrl, { sql, app }) => {
     const u = await newUser(sql);
     const res = await postJson(app, "/start", u.token, { platform: "buffer", returnUrl });
     await expectError(res, 400, "Invalid request", [{ in: "body", path: "returnUrl" }]);
@@ -221,8 +230,8 @@ describe("return URL allowlist", () => {
     expect(n).toBe(0);
   });
 
-  it.each(["https://app.example.com/", "https://app.example.com/settings?tab=social#top", "http://localhost:3000/app", "http://localhost:3000/app/x?y=1"])(
-    "accepts %j", async (returnUrl) => {
+  test.for(["https://app.example.com/", "https://app.example.com/settings?tab=social#top", "http://localhost:3000/app", "http://localhost:3000/app/x?y=1"])(
+    "accepts %j", async (returnUrl, { sql, app }) => {
       const u = await newUser(sql);
       expect((await postJson(app, "/start", u.token, { platform: "buffer", returnUrl })).status).toBe(200);
     },
@@ -238,7 +247,7 @@ describe("provider errors", () => {
     ["unsupported_response_type", "unsupported_response_type", "Unsupported response type"],
     ["temporarily_unavailable", "server_error", "The connection could not be completed. Please try again."],
   ];
-  it.each(seedMessages)("?error=%s → redirect with error=%s and the seed's message, never the provider's text", async (given, code, message) => {
+  test.for(seedMessages)("?error=%s → redirect with error=%s and the seed's message, never the provider's text", async ([given, code, message], { sql, app, storedTokens }) => {
     const u = await newUser(sql);
     const state = (await start(app, u.token, "hootsuite")).searchParams.get("state")!;
     const res = await app.request(`${OAUTH}/callback?error=${given}&error_description=SECRET-PROVIDER-TEXT&state=${state}`);
@@ -251,14 +260,14 @@ describe("provider errors", () => {
     expect(await storedTokens(u.id, "hootsuite")).toBeNull();
   });
 
-  it.each([
+  test.for<[ScriptedFailure, string]>([
     [{ status: 400, body: { error: "invalid_grant", error_description: "SECRET-PROVIDER-TEXT" } }, "invalid_grant"],
     [{ status: 401, body: { error: "invalid_client", error_description: "SECRET-PROVIDER-TEXT" } }, "invalid_client"],
     [{ status: 400, body: { error: "slow_down", error_description: "SECRET-PROVIDER-TEXT" } }, "server_error"],
     [{ status: 500, body: "<html>SECRET-PROVIDER-TEXT</html>" }, "server_error"],
     [{ status: 503, body: { error: "invalid_grant" } }, "server_error"],
     [{ status: 200, body: { token_type: "bearer" } }, "server_error"], // no access_token
-  ])("token endpoint answering %j → clean error redirect (%s)", async (failure, code) => {
+  ])("token endpoint answering %j → clean error redirect (%s)", async ([failure, code], { sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     const callback = await approve(await start(app, u.token, "later"));
     world.body.failNextToken(failure);
@@ -270,7 +279,7 @@ describe("provider errors", () => {
     expect(await storedTokens(u.id, "later")).toBeNull();
   });
 
-  it("a provider that is down (connection refused) → clean error redirect", async () => {
+  test("a provider that is down (connection refused) → clean error redirect", async ({ sql, world }) => {
     const down = await testDeps(world.env({ LATER_TOKEN_URL: "http://127.0.0.1:9/token" }));
     try {
       const u = await newUser(sql);
@@ -284,7 +293,7 @@ describe("provider errors", () => {
     }
   });
 
-  it("a platform without client credentials answers 501 Provider not configured", async () => {
+  test("a platform without client credentials answers 501 Provider not configured", async ({ sql, world }) => {
     const bare = await testDeps(world.env({}, ["tiktok"]));
     try {
       const u = await newUser(sql);
@@ -299,7 +308,7 @@ describe("provider errors", () => {
     }
   });
 
-  it("an unknown platform is 400", async () => {
+  test("an unknown platform is 400", async ({ sql, app }) => {
     const u = await newUser(sql);
     await expectError(await postJson(app, "/start", u.token, { platform: "myspace", returnUrl: `${RETURN_BASE}x` }), 400, "Invalid request",
       [{ in: "body", path: "platform" }]);
@@ -307,7 +316,7 @@ describe("provider errors", () => {
 });
 
 describe("connections, refresh, disconnect", () => {
-  it("GET /connections lists every platform with connected, expires_at, scopes, needs_reauth, configured", async () => {
+  test("GET /connections lists every platform with connected, expires_at, scopes, needs_reauth, configured", async ({ sql, app }) => {
     const u = await newUser(sql);
     expect((await connect(app, u.token, "later")).status).toBe(302);
     const res = await app.request(`${OAUTH}/connections`, { headers: bearer(u.token) });
@@ -323,7 +332,7 @@ describe("connections, refresh, disconnect", () => {
     expect(JSON.stringify(connections)).not.toMatch(/at_|rt_/);
   });
 
-  it("POST /refresh refreshes, stores the rotated refresh token, and the old one is dead", async () => {
+  test("POST /refresh refreshes, stores the rotated refresh token, and the old one is dead", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     await connect(app, u.token, "hootsuite");
     const before = (await storedTokens(u.id, "hootsuite"))!.value;
@@ -340,7 +349,7 @@ describe("connections, refresh, disconnect", () => {
     expect(audit.map((r) => r.operation)).toEqual(["create", "update"]);
   });
 
-  it("a provider that does not rotate keeps the stored refresh token", async () => {
+  test("a provider that does not rotate keeps the stored refresh token", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     await connect(app, u.token, "later");
     const before = (await storedTokens(u.id, "later"))!.value;
@@ -355,7 +364,7 @@ describe("connections, refresh, disconnect", () => {
     expect(after.access_token).not.toBe(before.access_token);
   });
 
-  it("TikTok: refresh and revocation name the client as client_key (the fake refuses client_id)", async () => {
+  test("TikTok: refresh and revocation name the client as client_key (the fake refuses client_id)", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     expect((await connect(app, u.token, "tiktok")).status).toBe(302);
     const n = world.body.tokenRequests.length;
@@ -369,7 +378,7 @@ describe("connections, refresh, disconnect", () => {
     expect(world.body.revoked).toContainEqual({ token: t.refresh_token, hint: "refresh_token" });
   });
 
-  it("20 concurrent POST /refresh of one connection → exactly one refresh at the provider", async () => {
+  test("20 concurrent POST /refresh of one connection → exactly one refresh at the provider", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     await connect(app, u.token, "twitter");
     const n = world.basic.refreshCount();
@@ -385,7 +394,7 @@ describe("connections, refresh, disconnect", () => {
     expect(world.basic.isValidAccessToken(t.access_token)).toBe(true);
   });
 
-  it("invalid_grant on refresh → needs_reauth and 409 Reconnection required (until the user connects again)", async () => {
+  test("invalid_grant on refresh → needs_reauth and 409 Reconnection required (until the user connects again)", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     await connect(app, u.token, "youtube");
     const t = (await storedTokens(u.id, "youtube"))!.value;
@@ -403,7 +412,7 @@ describe("connections, refresh, disconnect", () => {
     expect((await postJson(app, "/refresh", u.token, { platform: "youtube" })).status).toBe(200);
   });
 
-  it("a token endpoint failure during refresh → 502, nothing changed", async () => {
+  test("a token endpoint failure during refresh → 502, nothing changed", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     await connect(app, u.token, "linkedin");
     const before = (await storedTokens(u.id, "linkedin"))!.value;
@@ -416,7 +425,7 @@ describe("connections, refresh, disconnect", () => {
     // Each case: its own app with its own timeouts; connect, make the next /token hang, refresh
     // → a clean 502 (not a 503 from the deadline, not a killed transaction), nothing stored, the
     // connection's lock released: the next refresh of the same connection succeeds.
-    const hangingRefresh = async (env: Record<string, string>) => {
+    const hangingRefresh = async ({ world, sql, storedTokens }: { world: OAuthWorld; sql: postgres.Sql; storedTokens: ReturnType<typeof tokensReader> }, env: Record<string, string>) => {
       const d = await testDeps(world.env(env));
       try {
         const a = createApp(d);
@@ -440,16 +449,16 @@ describe("connections, refresh, disconnect", () => {
       }
     };
 
-    it("OAUTH_HTTP_TIMEOUT_MS is enforced (shorter than the request deadline)", async () => {
-      await hangingRefresh({ OAUTH_HTTP_TIMEOUT_MS: "300", REQUEST_DEADLINE_MS: "5000" });
+    test("OAUTH_HTTP_TIMEOUT_MS is enforced (shorter than the request deadline)", async ({ sql, world, storedTokens }) => {
+      await hangingRefresh({ world, sql, storedTokens }, { OAUTH_HTTP_TIMEOUT_MS: "300", REQUEST_DEADLINE_MS: "5000" });
     });
 
-    it("a timeout longer than the request deadline is cut to what keeps the transaction committable", async () => {
-      await hangingRefresh({ OAUTH_HTTP_TIMEOUT_MS: "60000", REQUEST_DEADLINE_MS: "1200" });
+    test("a timeout longer than the request deadline is cut to what keeps the transaction committable", async ({ sql, world, storedTokens }) => {
+      await hangingRefresh({ world, sql, storedTokens }, { OAUTH_HTTP_TIMEOUT_MS: "60000", REQUEST_DEADLINE_MS: "1200" });
     });
   });
 
-  it("POST /disconnect revokes at the provider, soft-deletes the secret, audits", async () => {
+  test("POST /disconnect revokes at the provider, soft-deletes the secret, audits", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     await connect(app, u.token, "twitter");
     const t = (await storedTokens(u.id, "twitter"))!.value;
@@ -466,7 +475,7 @@ describe("connections, refresh, disconnect", () => {
     await expectError(await postJson(app, "/disconnect", u.token, { platform: "twitter" }), 404, "Not found");
   });
 
-  it("a failed revocation is logged, not fatal; a provider without revocation is not called", async () => {
+  test("a failed revocation is logged, not fatal; a provider without revocation is not called", async ({ sql, app, world, storedTokens }) => {
     const u = await newUser(sql);
     await connect(app, u.token, "hootsuite");
     world.basic.failNextRevoke({ status: 503, body: "down" });
@@ -495,7 +504,7 @@ describe("security cases", () => {
     method: "POST", headers: { "content-type": "application/json", ...h }, body: JSON.stringify({ platform: "buffer" }),
   }));
 
-  it("the rate limit answers 429 with Retry-After", async () => {
+  test("the rate limit answers 429 with Retry-After", async ({ sql, world }) => {
     const limited = await testDeps(world.env({ OAUTH_RATE_LIMIT_PER_MINUTE: "2" }));
     try {
       const u = await newUser(sql);
@@ -511,7 +520,7 @@ describe("security cases", () => {
 });
 
 describe("log canary", () => {
-  it("no token, code, state, client secret or provider text in any log line", async () => {
+  test("no token, code, state, client secret or provider text in any log line", async ({ sql, app, world, storedTokens }) => {
     const secrets = new Set<string>();
     for (const platform of ["hootsuite", "later", "twitter"] as Platform[]) {
       const u = await newUser(sql);
