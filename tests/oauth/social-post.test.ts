@@ -1,59 +1,67 @@
 // social-post end to end: connections made through oauth-callback against the fake
 // authorization servers, then every connector's profiles/post/schedule/analytics/validate
 // against fake APIs that check the wire format byte for byte.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type postgres from "postgres";
+import { describe, expect } from "vitest";
 import { createApp as createOAuthApp } from "../../functions/oauth-callback/app.ts";
 import { createApp } from "../../functions/social-post/app.ts";
 import { createLogger } from "../../shared/log/index.ts";
 import { openSecret, type StoredSecret } from "../../shared/secrets/index.ts";
-import type { Deps } from "../../shared/runtime/deps.ts";
-import { adminSql, bearer, newUser, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { bearer, newUser, testDeps } from "../support/harness.ts";
 import { authenticationCases, expectError } from "../support/security.ts";
 import { startFakeSocialApi, type FakeSocialApi, type Kind } from "./support/fake-social-api.ts";
 import { connect } from "./support/flow.ts";
-import { startOAuthWorld, type OAuthWorld } from "./support/world.ts";
+import { startOAuthWorld } from "./support/world.ts";
 
 const SOCIAL = "http://localhost/functions/v1/social-post";
 const KINDS: Kind[] = ["buffer", "hootsuite", "later", "sprout_social"];
-let world: OAuthWorld;
-const apis = {} as Record<Kind, FakeSocialApi>;
-let deps: Deps;
-let app: ReturnType<typeof createApp>;
-let oauthApp: ReturnType<typeof createOAuthApp>;
-let sql: postgres.Sql;
 const logLines: string[] = [];
 
-beforeAll(async () => {
-  world = await startOAuthWorld();
-  for (const k of KINDS) apis[k] = await startFakeSocialApi(k, (t) => world.serverOf(k).isValidAccessToken(t));
-  const extra: Record<string, string> = { LOG_LEVEL: "debug" };
-  for (const k of KINDS) extra[`${k.toUpperCase()}_API_BASE_URL`] = apis[k].url;
-  deps = await testDeps(world.env(extra), { logger: createLogger("debug", (l) => logLines.push(l)) });
-  app = createApp(deps);
-  oauthApp = createOAuthApp(deps);
-  sql = adminSql();
-});
-afterAll(async () => {
-  await deps.db.end();
-  await sql.end();
-  await Promise.all(KINDS.map((k) => apis[k].close()));
-  await world.close();
-});
+const test = fixtures
+  /** The fake authorization servers. */
+  .extend("world", { scope: "file" }, async ({}, { onCleanup }) => {
+    const world = await startOAuthWorld();
+    onCleanup(() => world.close());
+    return world;
+  })
+  /** One fake social API per connector, accepting the world's access tokens. */
+  .extend("apis", { scope: "file" }, async ({ world }, { onCleanup }) => {
+    const apis = {} as Record<Kind, FakeSocialApi>;
+    onCleanup(() => Promise.all(Object.values(apis).map((a) => a.close())).then(() => {}));
+    for (const k of KINDS) apis[k] = await startFakeSocialApi(k, (t) => world.serverOf(k).isValidAccessToken(t));
+    return apis;
+  })
+  // Deps pointed at the fakes, logging at debug level into logLines.
+  .extend("deps", { scope: "file" }, async ({ world, apis }, { onCleanup }) => {
+    const extra: Record<string, string> = { LOG_LEVEL: "debug" };
+    for (const k of KINDS) extra[`${k.toUpperCase()}_API_BASE_URL`] = apis[k].url;
+    const deps = await testDeps(world.env(extra), { logger: createLogger("debug", (l) => logLines.push(l)) });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  .extend("app", { scope: "file" }, async ({ deps }) => createApp(deps))
+  .extend("oauthApp", { scope: "file" }, async ({ deps }) => createOAuthApp(deps))
+  /** A new user with a connection to `kind`, made through oauth-callback. */
+  .extend("connected", { scope: "file" }, async ({ sql, oauthApp }) => async (kind: Kind) => {
+    const u = await newUser(sql);
+    expect((await connect(oauthApp, u.token, kind)).status).toBe(302);
+    return u;
+  })
+  .extend("tokensOf", { scope: "file" }, async ({ deps, sql }) => async (userId: string, kind: Kind) => {
+    const [row] = await sql<StoredSecret[]>`select encrypted_value, initialization_vector, key_version, aad_bound from public.user_secrets
+      where user_id = ${userId} and service_name = ${`${kind}_oauth_token`} and is_active`;
+    return JSON.parse(await openSecret(deps.keyring, row, userId, `${kind}_oauth_token`));
+  })
+  .extend("get", { scope: "file" }, async ({ app }) => (token: string, path: string) =>
+    Promise.resolve(app.request(`${SOCIAL}${path}`, { headers: bearer(token) })))
+  .extend("post", { scope: "file" }, async ({ app }) => (token: string, path: string, body: unknown) =>
+    Promise.resolve(app.request(`${SOCIAL}${path}`, { method: "POST", headers: bearer(token, { "content-type": "application/json" }), body: JSON.stringify(body) })));
 
-async function connected(kind: Kind) {
-  const u = await newUser(sql);
-  expect((await connect(oauthApp, u.token, kind)).status).toBe(302);
-  return u;
-}
-async function tokensOf(userId: string, kind: Kind) {
-  const [row] = await sql<StoredSecret[]>`select encrypted_value, initialization_vector, key_version, aad_bound from public.user_secrets
-    where user_id = ${userId} and service_name = ${`${kind}_oauth_token`} and is_active`;
-  return JSON.parse(await openSecret(deps.keyring, row, userId, `${kind}_oauth_token`));
-}
-const get = (token: string, path: string) => app.request(`${SOCIAL}${path}`, { headers: bearer(token) });
-const post = (token: string, path: string, body: unknown) =>
-  app.request(`${SOCIAL}${path}`, { method: "POST", headers: bearer(token, { "content-type": "application/json" }), body: JSON.stringify(body) });
+// authenticationCases registers plain `it`s: they reach the file's fixtures through this hook.
+let app: ReturnType<typeof createApp>;
+test.beforeAll(({ app: a }) => {
+  app = a;
+});
 
 const inTwoDays = () => new Date(Math.floor(Date.now() / 1000) * 1000 + 2 * 86_400_000);
 const MEDIA = "https://cdn.example.com/a.png";
@@ -81,14 +89,14 @@ const TWO: Record<Kind, [string, string]> = {
 };
 
 describe.each(KINDS)("%s connector", (kind) => {
-  it("GET /profiles answers the normalized profiles", async () => {
+  test("GET /profiles answers the normalized profiles", async ({ connected, get }) => {
     const u = await connected(kind);
     const res = await get(u.token, `/profiles?platform=${kind}`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ profiles: EXPECTED_PROFILES[kind] });
   });
 
-  it("POST /posts now and scheduled: the exact wire format, the seed's answer, a social_posts row", async () => {
+  test("POST /posts now and scheduled: the exact wire format, the seed's answer, a social_posts row", async ({ sql, apis, connected, tokensOf, post }) => {
     const u = await connected(kind);
     const token = (await tokensOf(u.id, kind)).access_token;
     const api = apis[kind];
@@ -159,7 +167,7 @@ describe.each(KINDS)("%s connector", (kind) => {
     expect(cols.c).not.toMatch(/token|text/);
   });
 
-  it("GET /posts/{id}/analytics normalizes what the provider has and omits the rest", async () => {
+  test("GET /posts/{id}/analytics normalizes what the provider has and omits the rest", async ({ apis, connected, get, post }) => {
     const u = await connected(kind);
     const [a] = TWO[kind];
     const { platform_post_id: id } = await (await post(u.token, "/posts", { platform: kind, profileIds: [a], text: "hi" })).json();
@@ -186,7 +194,7 @@ describe.each(KINDS)("%s connector", (kind) => {
     expect(await (await get(u.token, `/posts/${encodeURIComponent(id)}/analytics?platform=${kind}`)).json()).toEqual({});
   });
 
-  it("POST /validate: valid with a working token; one refresh on a 401; still 401 → valid false and needs_reauth", async () => {
+  test("POST /validate: valid with a working token; one refresh on a 401; still 401 → valid false and needs_reauth", async ({ sql, world, apis, connected, tokensOf, get, post }) => {
     const u = await connected(kind);
     expect(await (await post(u.token, "/validate", { platform: kind })).json()).toEqual({ valid: true });
 
@@ -211,7 +219,7 @@ describe.each(KINDS)("%s connector", (kind) => {
 });
 
 describe("provider failures", () => {
-  it("429 → 429 with the provider's Retry-After", async () => {
+  test("429 → 429 with the provider's Retry-After", async ({ apis, connected, get }) => {
     const u = await connected("hootsuite");
     apis.hootsuite.failNext({ status: 429, headers: { "retry-after": "17" } });
     const res = await get(u.token, "/profiles?platform=hootsuite");
@@ -219,7 +227,7 @@ describe("provider failures", () => {
     expect(res.headers.get("retry-after")).toBe("17");
   });
 
-  it("5xx → one retry (which can succeed); twice → 502 Upstream service error", async () => {
+  test("5xx → one retry (which can succeed); twice → 502 Upstream service error", async ({ apis, connected, get }) => {
     const u = await connected("later");
     let n = apis.later.requests.length;
     apis.later.failNext({ status: 503 });
@@ -231,7 +239,7 @@ describe("provider failures", () => {
     expect(apis.later.requests.length - n).toBe(2);
   });
 
-  it("a failed post is recorded as failed, with the code and no post id", async () => {
+  test("a failed post is recorded as failed, with the code and no post id", async ({ sql, apis, connected, post }) => {
     const u = await connected("sprout_social");
     apis.sprout_social.failNext({ status: 500 }, { status: 500 }); // the profiles read fails twice
     await expectError(await post(u.token, "/posts", { platform: "sprout_social", profileIds: ["101"], text: "x" }), 502, "Upstream service error");
@@ -239,7 +247,7 @@ describe("provider failures", () => {
     expect(rows.map((r) => ({ ...r }))).toEqual([{ status: "failed", error_code: "upstream", platform_post_id: null }]);
   });
 
-  it("not connected → 404; not configured → 501", async () => {
+  test("not connected → 404; not configured → 501", async ({ sql, world, get }) => {
     const u = await newUser(sql);
     await expectError(await get(u.token, "/profiles?platform=buffer"), 404, "Not found");
     const bare = await testDeps(world.env({}, ["later"]));
@@ -252,7 +260,7 @@ describe("provider failures", () => {
 });
 
 describe("refresh before use", () => {
-  it("20 concurrent uses of a connection near expiry cause exactly one refresh", async () => {
+  test("20 concurrent uses of a connection near expiry cause exactly one refresh", async ({ world, connected, tokensOf, post }) => {
     world.basic.setExpiresIn(300); // inside the 15-minute margin
     let u;
     try {
@@ -274,7 +282,7 @@ describe("refresh before use", () => {
     expect(Date.parse(t.expires_at) - Date.now()).toBeGreaterThan(59 * 60_000);
   });
 
-  it("invalid_grant when refreshing before use → 409 Reconnection required", async () => {
+  test("invalid_grant when refreshing before use → 409 Reconnection required", async ({ world, connected, tokensOf, get }) => {
     world.body.setExpiresIn(60);
     let u;
     try {
@@ -289,7 +297,7 @@ describe("refresh before use", () => {
 
 describe("validation", () => {
   let u: { id: string; token: string };
-  beforeAll(async () => {
+  test.beforeAll(async ({ connected }) => {
     u = await connected("hootsuite"); // hs-1 is on X (280), hs-2 a Facebook page (63,206)
   });
   const cases: [string, Record<string, unknown>, string][] = [
@@ -305,14 +313,14 @@ describe("validation", () => {
     ["a profile of someone else", { profileIds: ["hs-999"] }, "profileIds.0"],
     ["a platform that does not post", { platform: "tiktok" }, "platform"],
   ];
-  it.each(cases)("%s → 400 naming the field, nothing posted", async (_, patch, path) => {
+  test.for(cases)("%s → 400 naming the field, nothing posted", async ([_, patch, path], { apis, post }) => {
     const n = apis.hootsuite.requests.filter((r) => r.method === "POST").length;
     const res = await post(u.token, "/posts", { platform: "hootsuite", profileIds: ["hs-1"], text: "ok", ...patch });
     await expectError(res, 400, "Invalid request", [{ in: "body", path }]);
     expect(apis.hootsuite.requests.filter((r) => r.method === "POST").length).toBe(n);
   });
 
-  it("the limits themselves pass: 280 to X, 63,206 to a Facebook page, 2,200 to an unknown network", async () => {
+  test("the limits themselves pass: 280 to X, 63,206 to a Facebook page, 2,200 to an unknown network", async ({ connected, post }) => {
     expect((await post(u.token, "/posts", { platform: "hootsuite", profileIds: ["hs-1"], text: "x".repeat(280) })).status).toBe(200);
     expect((await post(u.token, "/posts", { platform: "hootsuite", profileIds: ["hs-2"], text: "x".repeat(63206) })).status).toBe(200);
     const l = await connected("later");
@@ -320,7 +328,7 @@ describe("validation", () => {
     await expectError(await post(l.token, "/posts", { platform: "later", profileIds: ["lt-ig"], text: "x".repeat(2201) }), 400, "Invalid request");
   });
 
-  it("per user, per platform rate limit → 429", async () => {
+  test("per user, per platform rate limit → 429", async ({ world, apis, connected }) => {
     const limited = await testDeps(world.env({ SOCIAL_POST_RATE_LIMIT_PER_MINUTE: "2", HOOTSUITE_API_BASE_URL: apis.hootsuite.url }));
     try {
       const a = createApp(limited);
@@ -340,7 +348,7 @@ describe("validation", () => {
 });
 
 describe("social_posts is owner-only", () => {
-  it("through the Data API (authenticated) a user reads their own rows and writes none", async () => {
+  test("through the Data API (authenticated) a user reads their own rows and writes none", async ({ sql, connected, post }) => {
     const a = await connected("buffer");
     const b = await newUser(sql);
     expect((await post(a.token, "/posts", { platform: "buffer", profileIds: ["buf-tw"], text: "mine" })).status).toBe(200);
@@ -367,7 +375,7 @@ describe("security cases", () => {
     method: "POST", headers: { "content-type": "application/json", ...h }, body: JSON.stringify({ platform: "buffer" }),
   }));
 
-  it("another user's connection is never used: B gets 404 for A's platform", async () => {
+  test("another user's connection is never used: B gets 404 for A's platform", async ({ sql, apis, connected, get, post }) => {
     const a = await connected("later");
     const b = await newUser(sql);
     const n = apis.later.requests.length;
@@ -379,7 +387,7 @@ describe("security cases", () => {
 });
 
 describe("log canary", () => {
-  it("no access or refresh token, client secret or provider text in any log line", async () => {
+  test("no access or refresh token, client secret or provider text in any log line", async ({ apis, connected, tokensOf, get, post }) => {
     const secrets = new Set<string>();
     for (const kind of KINDS) {
       const u = await connected(kind);
