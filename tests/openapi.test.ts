@@ -4,9 +4,9 @@
 // An operation is public only by saying so (`security: []`, route({ auth: false })), and only
 // where listed below; every other operation of the same function still needs bearer security.
 import { readdirSync, existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type { Deps } from "../shared/runtime/deps.ts";
-import { testDeps } from "./support/harness.ts";
+import { test as fixtures } from "./support/fixtures.ts";
 
 type Operation = {
   operationId?: string;
@@ -25,24 +25,24 @@ const PUBLIC_OPERATIONS: Record<string, string[]> = {
 const isPublic = (name: string, where: string) => PUBLIC_FUNCTIONS.has(name) || (PUBLIC_OPERATIONS[name] ?? []).includes(where);
 const names = readdirSync(new URL("../functions/", import.meta.url)).filter((n) => existsSync(new URL(`../functions/${n}/app.ts`, import.meta.url)));
 
-let deps: Deps;
-const docs = new Map<string, Doc>();
-beforeAll(async () => {
-  deps = await testDeps();
-  for (const name of names) {
-    const { createApp } = await import(`../functions/${name}/app.ts`) as { createApp: (d: Deps) => { request: (u: string) => Promise<Response> } };
-    const res = await createApp(deps).request(`http://localhost/functions/v1/${name}/openapi.json`);
-    expect(res.status).toBe(200);
-    docs.set(name, await res.json() as Doc);
-  }
-});
-afterAll(async () => deps.db.end());
+const test = fixtures
+  /** Every function's document, as its app serves it. */
+  .extend("docs", { scope: "file" }, async ({ deps }) => {
+    const docs = new Map<string, Doc>();
+    for (const name of names) {
+      const { createApp } = await import(`../functions/${name}/app.ts`) as { createApp: (d: Deps) => { request: (u: string) => Promise<Response> } };
+      const res = await createApp(deps).request(`http://localhost/functions/v1/${name}/openapi.json`);
+      expect(res.status).toBe(200);
+      docs.set(name, await res.json() as Doc);
+    }
+    return docs;
+  });
 
 const operations = (doc: Doc) =>
   Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ where: `${method.toUpperCase()} ${path}`, op })));
 
 describe.each(names)("OpenAPI document of %s", (name) => {
-  it("has a unique operationId on every operation", () => {
+  test("has a unique operationId on every operation", ({ docs }) => {
     const ops = operations(docs.get(name)!);
     expect(ops.length).toBeGreaterThan(0);
     const ids = ops.map(({ where, op }) => [where, typeof op.operationId === "string" && /^[a-z][A-Za-z0-9]+$/.test(op.operationId)]);
@@ -50,7 +50,7 @@ describe.each(names)("OpenAPI document of %s", (name) => {
     expect(new Set(ops.map(({ op }) => op.operationId)).size).toBe(ops.length);
   });
 
-  it("declares bearer security on every authenticated operation, and 401; public ones say security: []", () => {
+  test("declares bearer security on every authenticated operation, and 401; public ones say security: []", ({ docs }) => {
     const doc = docs.get(name)!;
     for (const { where, op } of operations(doc)) {
       if (isPublic(name, where)) {
@@ -64,7 +64,7 @@ describe.each(names)("OpenAPI document of %s", (name) => {
     if (!PUBLIC_FUNCTIONS.has(name)) expect(doc.components?.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
   });
 
-  it("uses the one Error schema for every error response, and declares 413 wherever a body is accepted", () => {
+  test("uses the one Error schema for every error response, and declares 413 wherever a body is accepted", ({ docs }) => {
     for (const { where, op } of operations(docs.get(name)!)) {
       for (const [status, r] of Object.entries(op.responses)) {
         if (Number(status) < 400) continue;
@@ -78,7 +78,7 @@ describe.each(names)("OpenAPI document of %s", (name) => {
   });
 });
 
-it("oauth-callback documents GET /callback: public, state/code/error in the query, 302 with Location, 400 as an HTML page", () => {
+test("oauth-callback documents GET /callback: public, state/code/error in the query, 302 with Location, 400 as an HTML page", ({ docs }) => {
   const doc = docs.get("oauth-callback")!;
   const get = doc.paths["/callback"]?.get;
   expect(get).toBeTruthy();
@@ -93,7 +93,7 @@ it("oauth-callback documents GET /callback: public, state/code/error in the quer
   for (const { where, op } of others) expect([where, op.security]).toEqual([where, [{ bearerAuth: [] }]]);
 });
 
-it("the webhook documents its signed body and the X-Hub-Signature-256 header", () => {
+test("the webhook documents its signed body and the X-Hub-Signature-256 header", ({ docs }) => {
   const post = docs.get("webhook-whatsapp")!.paths["/"].post as Operation & { parameters?: { name: string; in: string }[] };
   expect(post.requestBody).toBeTruthy();
   expect(post.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "x-hub-signature-256", in: "header" })]));
