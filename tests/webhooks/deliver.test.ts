@@ -3,43 +3,81 @@
 // schedule on a controllable clock, Retry-After, 410, the 5-day disable, dead letter and manual
 // retry, rotation with two signatures, DNS rebinding, timeouts, redirects, the body cap,
 // exactly-once attempts with two workers racing, and no message content in any payload.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { createApp as createDeliver, type DeliverOptions } from "../../functions/webhook-deliver/app.ts";
 import type { Deps } from "../../shared/runtime/deps.ts";
 import { RETRY_DELAYS_SECONDS } from "../../shared/webhooks/schedule.ts";
-import { adminSql, TEST_JWT_SECRET, testDeps } from "../support/harness.ts";
+import { test as fixtures } from "../support/fixtures.ts";
+import { TEST_JWT_SECRET, testDeps } from "../support/harness.ts";
 import { expectError } from "../support/security.ts";
 import { createTenant, type Tenant } from "../support/tenancy.ts";
 import { startReceiver, stubResolver, webhooksApi, type Receiver } from "./support.ts";
 
 const CRON = "cron-secret-for-the-webhook-tests-0123456789";
 let clock = new Date();
-let deps: Deps;
-let sql: postgres.Sql;
-let t: Tenant;
-let other: Tenant;
-let rx: Receiver;
-let api: ReturnType<typeof webhooksApi>;
-let dns: Record<string, string[]>;
+const advance = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
+/** What the stub resolver answers; tests change it. */
+const dns: Record<string, string[]> = { "receiver.test": ["127.0.0.1"] };
 
-beforeAll(async () => {
-  sql = adminSql();
-  deps = await testDeps({ WEBHOOKS_ALLOW_LOOPBACK: "true", ENVIRONMENT: "test", CRON_SECRET: CRON }, { now: () => clock });
-  t = await createTenant(deps, sql, "Deliver A");
-  other = await createTenant(deps, sql, "Deliver B");
-  rx = await startReceiver();
-  dns = { "receiver.test": ["127.0.0.1"] };
-  api = webhooksApi(deps, stubResolver(dns));
-});
-afterAll(async () => {
-  await rx.close();
-  await deps.db.end();
-  await sql.end();
-});
-beforeEach(async () => {
+/** The file's helpers, over its deps, superuser connection, receiver, API and first distributor. */
+function helpers(deps: Deps, sql: postgres.Sql, rx: Receiver, api: ReturnType<typeof webhooksApi>, t: Tenant) {
+  function deliverApp(o: DeliverOptions = {}) {
+    return createDeliver(deps, { resolve: stubResolver(dns), random: () => 0.5, timeoutMs: 2_000, ...o });
+  }
+  async function pass(o: DeliverOptions = {}, app = deliverApp(o)) {
+    const res = await app.request("http://localhost/functions/v1/webhook-deliver", { method: "POST", headers: { authorization: `Bearer ${CRON}` } });
+    expect(res.status).toBe(200);
+    return await res.json() as { claimed: number; delivered: number; failed: number };
+  }
+
+  async function endpoint(events = ["message.received"], tenant = t, path = "/hook") {
+    const res = await api("POST", "/endpoints", tenant.users.OWNER.token, tenant.id, { url: `${rx.url.replace("127.0.0.1", "receiver.test")}${path}`, events });
+    expect(res.status).toBe(201);
+    return await res.json() as { id: string; secret: string };
+  }
+  async function outbox(tenant: Tenant, type: string, payload: Record<string, unknown>) {
+    const [r] = await sql`insert into public.event_outbox (distributor_id, event_type, payload) values (${tenant.id}, ${type}, ${sql.json(payload as never)}) returning id`;
+    return r.id as string;
+  }
+  const deliveryOf = async (endpointId: string) =>
+    (await sql`select * from public.webhook_deliveries where endpoint_id = ${endpointId} order by created_at`);
+  const attemptsOf = async (deliveryId: string) =>
+    (await sql`select * from public.webhook_attempts where delivery_id = ${deliveryId} order by attempt_no`);
+
+  return { deliverApp, pass, endpoint, outbox, deliveryOf, attemptsOf };
+}
+
+const test = fixtures
+  // Deps on the controllable clock, allowing loopback receivers, with a cron secret.
+  .extend("deps", { scope: "file" }, async ({}, { onCleanup }) => {
+    const deps = await testDeps({ WEBHOOKS_ALLOW_LOOPBACK: "true", ENVIRONMENT: "test", CRON_SECRET: CRON }, { now: () => clock });
+    onCleanup(() => deps.db.end());
+    return deps;
+  })
+  /** Two distributors shared by the file's tests. */
+  .extend("t", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Deliver A"))
+  .extend("other", { scope: "file" }, async ({ deps, sql }) => await createTenant(deps, sql, "Deliver B"))
+  /** The receiving end of every endpoint (receiver.test resolves to it). */
+  .extend("rx", { scope: "file" }, async ({}, { onCleanup }) => {
+    const rx = await startReceiver();
+    onCleanup(() => rx.close());
+    return rx;
+  })
+  .extend("api", { scope: "file" }, async ({ deps }) => webhooksApi(deps, stubResolver(dns)))
+  .extend("helpers", { scope: "file" }, async ({ deps, sql, rx, api, t }) => helpers(deps, sql, rx, api, t))
+  .extend("deliverApp", { scope: "file" }, async ({ helpers: h }) => h.deliverApp)
+  /** One pass of the worker; it must answer 200. */
+  .extend("pass", { scope: "file" }, async ({ helpers: h }) => h.pass)
+  /** A new endpoint at the receiver, subscribed to `events`. */
+  .extend("endpoint", { scope: "file" }, async ({ helpers: h }) => h.endpoint)
+  .extend("outbox", { scope: "file" }, async ({ helpers: h }) => h.outbox)
+  .extend("deliveryOf", { scope: "file" }, async ({ helpers: h }) => h.deliveryOf)
+  .extend("attemptsOf", { scope: "file" }, async ({ helpers: h }) => h.attemptsOf);
+
+test.beforeEach(async ({ sql, rx }) => {
   clock = new Date();
   rx.received.length = 0;
   rx.fallback = { status: 200, body: "ok" };
@@ -51,32 +89,8 @@ beforeEach(async () => {
   await sql`update public.webhook_endpoints set enabled = false, disabled_reason = 'user' where enabled`;
 });
 
-function deliverApp(o: DeliverOptions = {}) {
-  return createDeliver(deps, { resolve: stubResolver(dns), random: () => 0.5, timeoutMs: 2_000, ...o });
-}
-async function pass(o: DeliverOptions = {}, app = deliverApp(o)) {
-  const res = await app.request("http://localhost/functions/v1/webhook-deliver", { method: "POST", headers: { authorization: `Bearer ${CRON}` } });
-  expect(res.status).toBe(200);
-  return await res.json() as { claimed: number; delivered: number; failed: number };
-}
-const advance = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
-
-async function endpoint(events = ["message.received"], tenant = t, path = "/hook") {
-  const res = await api("POST", "/endpoints", tenant.users.OWNER.token, tenant.id, { url: `${rx.url.replace("127.0.0.1", "receiver.test")}${path}`, events });
-  expect(res.status).toBe(201);
-  return await res.json() as { id: string; secret: string };
-}
-async function outbox(tenant: Tenant, type: string, payload: Record<string, unknown>) {
-  const [r] = await sql`insert into public.event_outbox (distributor_id, event_type, payload) values (${tenant.id}, ${type}, ${sql.json(payload as never)}) returning id`;
-  return r.id as string;
-}
-const deliveryOf = async (endpointId: string) =>
-  (await sql`select * from public.webhook_deliveries where endpoint_id = ${endpointId} order by created_at`);
-const attemptsOf = async (deliveryId: string) =>
-  (await sql`select * from public.webhook_attempts where delivery_id = ${deliveryId} order by attempt_no`);
-
 describe("authorization", () => {
-  it("only the scheduler: no token, a wrong secret, a user's JWT → 401; CRON_SECRET or a service-role JWT → 200", async () => {
+  test("only the scheduler: no token, a wrong secret, a user's JWT → 401; CRON_SECRET or a service-role JWT → 200", async ({ t, deliverApp }) => {
     const app = deliverApp();
     const call = (h: Record<string, string>) => app.request("http://localhost/functions/v1/webhook-deliver", { method: "POST", headers: h });
     await expectError(await call({}), 401, "Authentication required");
@@ -95,7 +109,7 @@ describe("authorization", () => {
 });
 
 describe("delivery", () => {
-  it("fans an event out to subscribed, enabled endpoints of its distributor only; signed per Standard Webhooks; ids only", async () => {
+  test("fans an event out to subscribed, enabled endpoints of its distributor only; signed per Standard Webhooks; ids only", async ({ t, other, rx, api, pass, endpoint, outbox, deliveryOf, attemptsOf }) => {
     const a = await endpoint(["message.received"]);
     const notSubscribed = await endpoint(["order.created"]);
     const disabled = await endpoint(["message.received"]);
@@ -136,7 +150,7 @@ describe("delivery", () => {
     expect(JSON.stringify(page)).not.toContain(canary);
   });
 
-  it("the schedule on a controllable clock: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then dead letter; manual retry delivers", async () => {
+  test("the schedule on a controllable clock: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then dead letter; manual retry delivers", async ({ sql, t, other, rx, api, pass, endpoint, outbox, deliveryOf, attemptsOf }) => {
     const e = await endpoint(["order.created"]);
     rx.fallback = { status: 500, body: "boom" };
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -171,7 +185,7 @@ describe("delivery", () => {
     expect(page.items).toEqual([]);
   });
 
-  it("jitter stays within ±20 %", async () => {
+  test("jitter stays within ±20 %", async ({ sql, t, rx, pass, endpoint, outbox, deliveryOf }) => {
     const e = await endpoint(["order.created"]);
     rx.fallback = { status: 503 };
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -184,7 +198,7 @@ describe("delivery", () => {
     expect(d2.next_attempt_at.getTime() - clock.getTime()).toBeCloseTo(360_000, -2);
   });
 
-  it("429 with Retry-After is honoured within the schedule's bounds", async () => {
+  test("429 with Retry-After is honoured within the schedule's bounds", async ({ t, rx, pass, endpoint, outbox, deliveryOf }) => {
     const e = await endpoint(["order.created"]);
     rx.respond({ status: 429, headers: { "retry-after": "120" } });
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -198,7 +212,7 @@ describe("delivery", () => {
     expect(d2.next_attempt_at.getTime() - clock.getTime()).toBe(36_000_000); // capped at 10 h
   });
 
-  it("410 Gone disables the endpoint at once and leaves a notice for its owners", async () => {
+  test("410 Gone disables the endpoint at once and leaves a notice for its owners", async ({ sql, t, rx, pass, endpoint, outbox, deliveryOf }) => {
     const e = await endpoint(["order.created"]);
     rx.respond({ status: 410 });
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -214,7 +228,7 @@ describe("delivery", () => {
     expect((await pass()).claimed).toBe(0);
   });
 
-  it("an endpoint that has only failed for 5 days is disabled, with a notice", async () => {
+  test("an endpoint that has only failed for 5 days is disabled, with a notice", async ({ sql, t, rx, pass, endpoint, outbox }) => {
     const e = await endpoint(["order.created"]);
     rx.fallback = { status: 500 };
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -239,7 +253,7 @@ describe("delivery", () => {
     expect(inc[0]).toMatchObject({ distributor_id: t.id, severity: "medium" });
   });
 
-  it("a success in between resets the failure history", async () => {
+  test("a success in between resets the failure history", async ({ sql, t, rx, pass, endpoint, outbox }) => {
     const e = await endpoint(["order.created"]);
     rx.respond({ status: 500 });
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -249,7 +263,7 @@ describe("delivery", () => {
     expect((await sql`select failing_since from public.webhook_endpoints where id = ${e.id}`)[0].failing_since).toBeNull();
   });
 
-  it("rotate-secret: both secrets sign for 24 h (several v1, signatures), then only the new one", async () => {
+  test("rotate-secret: both secrets sign for 24 h (several v1, signatures), then only the new one", async ({ t, rx, api, pass, endpoint, outbox }) => {
     const e = await endpoint(["order.created"]);
     const rot = await (await api("POST", `/endpoints/${e.id}/rotate-secret`, t.users.OWNER.token, t.id)).json();
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -272,7 +286,7 @@ describe("delivery", () => {
     expect(later.headers["webhook-signature"]).not.toBe(sign(e.secret));
   });
 
-  it("POST /endpoints/:id/test is delivered as webhook.test", async () => {
+  test("POST /endpoints/:id/test is delivered as webhook.test", async ({ t, rx, api, pass, endpoint }) => {
     const e = await endpoint(["order.created"]);
     const { delivery_id } = await (await api("POST", `/endpoints/${e.id}/test`, t.users.OWNER.token, t.id)).json();
     expect(await pass()).toEqual({ claimed: 1, delivered: 1, failed: 0 });
@@ -284,7 +298,7 @@ describe("delivery", () => {
 });
 
 describe("what a receiver cannot make us do", () => {
-  it("DNS rebinding: the host resolves to a private address at attempt time → refused, nothing sent", async () => {
+  test("DNS rebinding: the host resolves to a private address at attempt time → refused, nothing sent", async ({ t, rx, pass, endpoint, outbox, deliveryOf, attemptsOf }) => {
     const e = await endpoint(["order.created"]);
     dns["receiver.test"] = ["10.0.0.8"];
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -298,7 +312,7 @@ describe("what a receiver cannot make us do", () => {
     expect(rx.received).toHaveLength(0);
   });
 
-  it("redirects are not followed; a hanging receiver times out; bodies are read up to 64 KB and kept to 1 KB; echoes are not kept", async () => {
+  test("redirects are not followed; a hanging receiver times out; bodies are read up to 64 KB and kept to 1 KB; echoes are not kept", async ({ t, rx, pass, endpoint, outbox, deliveryOf, attemptsOf }) => {
     const e = await endpoint(["order.created"]);
     rx.respond({ status: 302, headers: { location: `${rx.url}/elsewhere` } });
     await outbox(t, "order.created", { order_id: crypto.randomUUID() });
@@ -326,7 +340,7 @@ describe("what a receiver cannot make us do", () => {
 });
 
 describe("exactly once", () => {
-  it("two workers racing never make the same attempt twice", async () => {
+  test("two workers racing never make the same attempt twice", async ({ sql, t, rx, deliverApp, pass, endpoint, outbox }) => {
     const e = await endpoint(["customer.updated"]);
     const n = 12;
     for (let i = 0; i < n; i++) await outbox(t, "customer.updated", { customer_id: crypto.randomUUID() });
