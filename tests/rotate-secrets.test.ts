@@ -3,13 +3,14 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject } from "vitest";
 import postgres from "postgres";
 import { countPending, rotateSecrets } from "../scripts/rotate-secrets.ts";
 import { prepareDatabase } from "../scripts/db/migrate.ts";
 import { bytesToBase64, base64ToBytes, createKeyring, seal, type Keyring } from "../shared/crypto/index.ts";
 import { openSecret, sealSecret, type StoredSecret } from "../shared/secrets/index.ts";
-import { adminSql, TEST_MASTER_KEY, testDeps } from "./support/harness.ts";
+import { test as fixtures } from "./support/fixtures.ts";
+import { TEST_MASTER_KEY, testDeps } from "./support/harness.ts";
 import { createTenant } from "./support/tenancy.ts";
 import { DistributorKeyCache, rewrapDistributorKeys } from "../shared/tenancy/keys.ts";
 import { openMessageContent, sealMessageContent } from "../shared/messaging/index.ts";
@@ -18,49 +19,88 @@ const KEY_V2 = "5d".repeat(32);
 const LEGACY = { encrypted_value: "5qm0QlzWdgpFpWmIHVG02vVEwNIdKeTOWqsKRJd4R7+/Im2UsxSPdqV8", initialization_vector: "ChssPU5fYHGCk6S1" };
 const LEGACY_PLAINTEXT = "sk-proj-legacy-Compat-0042";
 
-let sql: postgres.Sql;
-let v1: Keyring; // the old deployment: version 1 only
-let rotating: Keyring; // the new deployment: current 2, previous 1
-let v2only: Keyring; // after the old key is retired
-
 type Row = StoredSecret & { id: string; user_id: string; service_name: string; updated_at: Date };
 
-beforeAll(async () => {
-  sql = adminSql();
-  v1 = await createKeyring({ version: 1, hex: TEST_MASTER_KEY });
-  rotating = await createKeyring({ version: 2, hex: KEY_V2 }, [{ version: 1, hex: TEST_MASTER_KEY }]);
-  v2only = await createKeyring({ version: 2, hex: KEY_V2 });
-});
-afterAll(async () => {
-  await sql.end();
-});
+/** The file's helpers, over its superuser connection and the old deployment's keyring. */
+function helpers(sql: postgres.Sql, v1: Keyring) {
+  async function newUsers(n: number): Promise<string[]> {
+    const ids = Array.from({ length: n }, () => crypto.randomUUID());
+    await sql`insert into auth.users ${sql(ids.map((id) => ({ id, email: `${id.slice(0, 8)}@rotate.test` })))}`;
+    return ids;
+  }
 
-async function newUsers(n: number): Promise<string[]> {
-  const ids = Array.from({ length: n }, () => crypto.randomUUID());
-  await sql`insert into auth.users ${sql(ids.map((id) => ({ id, email: `${id.slice(0, 8)}@rotate.test` })))}`;
-  return ids;
+  async function insertSealed(userId: string, service: string, value: string, o: { aad?: boolean; ring?: Keyring } = {}): Promise<string> {
+    const ring = o.ring ?? v1;
+    const s = o.aad === false ? await seal(ring, value) : await sealSecret(ring, userId, service, value);
+    const [{ id }] = await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector, key_version, aad_bound)
+      values (${userId}, ${service}, ${s.encryptedValue}, ${s.iv}, ${s.keyVersion}, ${o.aad !== false}) returning id`;
+    return id;
+  }
+
+  async function insertLegacy(userId: string, service = "openai_api_key_encrypted"): Promise<string> {
+    const [{ id }] = await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector)
+      values (${userId}, ${service}, ${LEGACY.encrypted_value}, ${LEGACY.initialization_vector}) returning id`;
+    return id;
+  }
+
+  const rowsOf = (userIds: string[]) =>
+    sql<Row[]>`select id, user_id, service_name, encrypted_value, initialization_vector, key_version, aad_bound, updated_at
+               from public.user_secrets where user_id = any(${userIds}::uuid[]) order by id`;
+
+  return { newUsers, insertSealed, insertLegacy, rowsOf };
 }
 
-async function insertSealed(userId: string, service: string, value: string, o: { aad?: boolean; ring?: Keyring } = {}): Promise<string> {
-  const ring = o.ring ?? v1;
-  const s = o.aad === false ? await seal(ring, value) : await sealSecret(ring, userId, service, value);
-  const [{ id }] = await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector, key_version, aad_bound)
-    values (${userId}, ${service}, ${s.encryptedValue}, ${s.iv}, ${s.keyVersion}, ${o.aad !== false}) returning id`;
-  return id;
-}
+const root = join(import.meta.dirname, "..");
 
-async function insertLegacy(userId: string, service = "openai_api_key_encrypted"): Promise<string> {
-  const [{ id }] = await sql`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector)
-    values (${userId}, ${service}, ${LEGACY.encrypted_value}, ${LEGACY.initialization_vector}) returning id`;
-  return id;
-}
-
-const rowsOf = (userIds: string[]) =>
-  sql<Row[]>`select id, user_id, service_name, encrypted_value, initialization_vector, key_version, aad_bound, updated_at
-             from public.user_secrets where user_id = any(${userIds}::uuid[]) order by id`;
+const test = fixtures
+  /** The old deployment: version 1 only. */
+  .extend("v1", { scope: "file" }, async () => await createKeyring({ version: 1, hex: TEST_MASTER_KEY }))
+  /** The new deployment: current 2, previous 1. */
+  .extend("rotating", { scope: "file" }, async () => await createKeyring({ version: 2, hex: KEY_V2 }, [{ version: 1, hex: TEST_MASTER_KEY }]))
+  /** After the old key is retired. */
+  .extend("v2only", { scope: "file" }, async () => await createKeyring({ version: 2, hex: KEY_V2 }))
+  .extend("helpers", { scope: "file" }, async ({ sql, v1 }) => helpers(sql, v1))
+  .extend("newUsers", { scope: "file" }, async ({ helpers: h }) => h.newUsers)
+  .extend("insertSealed", { scope: "file" }, async ({ helpers: h }) => h.insertSealed)
+  .extend("insertLegacy", { scope: "file" }, async ({ helpers: h }) => h.insertLegacy)
+  .extend("rowsOf", { scope: "file" }, async ({ helpers: h }) => h.rowsOf)
+  /** The CLI's own database (migrated), dropped after the file: its URL and a connection to it. */
+  .extend("url", { scope: "file" }, async ({ sql }, { onCleanup }) => {
+    const dbName = `rotate_cli_${crypto.randomUUID().slice(0, 8)}`;
+    await sql.unsafe(`create database ${dbName}`);
+    onCleanup(async () => {
+      await sql.unsafe(`drop database if exists ${dbName} with (force)`);
+    });
+    const u = new URL(inject("databaseUrl"));
+    u.pathname = `/${dbName}`;
+    await prepareDatabase(u.href);
+    return u.href;
+  })
+  .extend("cli", { scope: "file" }, async ({ url }, { onCleanup }) => {
+    const cli = postgres(url, { max: 1, onnotice: () => {} });
+    onCleanup(() => cli.end());
+    return cli;
+  })
+  /** npm run secrets:rotate against the CLI's database, rotating from version 1 to 2. */
+  .extend("runCli", { scope: "file" }, async ({ url }) => async (args: string[] = []): Promise<{ code: number; out: string }> => {
+    const env = {
+      ...process.env,
+      DATABASE_URL: url, SUPABASE_DB_URL: "", SUPABASE_JWT_SECRET: "cli-test-jwt-secret-that-is-32-chars-long", JWT_SECRET: "",
+      SUPABASE_URL: "", SUPABASE_JWKS_URL: "",
+      SECRET_MASTER_KEY: KEY_V2, SECRET_MASTER_KEY_VERSION: "2", SECRET_MASTER_KEY_PREVIOUS: `1:${TEST_MASTER_KEY}`,
+      LOG_LEVEL: "silent",
+    };
+    try {
+      const { stdout, stderr } = await promisify(execFile)(join(root, "node_modules/.bin/tsx"), ["scripts/rotate-secrets.ts", ...args], { cwd: root, env });
+      return { code: 0, out: stdout + stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, out: e.stdout + e.stderr };
+    }
+  });
 
 describe("rotateSecrets", () => {
-  it("re-encrypts version-1 rows (incl. the legacy no-AAD row) under version 2 with AAD", async () => {
+  test("re-encrypts version-1 rows (incl. the legacy no-AAD row) under version 2 with AAD", async ({ sql, v1, rotating, v2only, newUsers, insertSealed, insertLegacy, rowsOf }) => {
     const [u1, u2, outsider] = await newUsers(3);
     const expected = new Map<string, string>([
       [await insertLegacy(u1), LEGACY_PLAINTEXT],
@@ -102,7 +142,7 @@ describe("rotateSecrets", () => {
     expect(await rowsOf([u1, u2])).toEqual(after);
   });
 
-  it("an interrupted run (one batch) resumes and completes", async () => {
+  test("an interrupted run (one batch) resumes and completes", async ({ sql, rotating, v2only, newUsers, insertSealed, insertLegacy, rowsOf }) => {
     const users = await newUsers(3);
     for (const [i, u] of users.entries()) {
       await insertSealed(u, "openai_api_key_encrypted", `v-${i}-a`);
@@ -129,7 +169,7 @@ describe("rotateSecrets", () => {
     expect((await rotateSecrets(sql, rotating, { userIds: users })).reencrypted).toBe(0);
   });
 
-  it("skips rows a concurrent writer holds, and picks them up on the next run", async () => {
+  test("skips rows a concurrent writer holds, and picks them up on the next run", async ({ sql, rotating, newUsers, insertSealed }) => {
     const [u] = await newUsers(1);
     const lockedId = await insertSealed(u, "openai_api_key_encrypted", "locked");
     await insertSealed(u, "gemini_api_key_encrypted", "free");
@@ -155,7 +195,7 @@ describe("rotateSecrets", () => {
     expect(await rotateSecrets(sql, rotating, { userIds: [u] })).toMatchObject({ reencrypted: 1, remaining: 0 });
   });
 
-  it("a writer that replaced the value after rotation is not overwritten; new writes need no rotation", async () => {
+  test("a writer that replaced the value after rotation is not overwritten; new writes need no rotation", async ({ sql, rotating, v2only, newUsers, insertSealed }) => {
     const [u] = await newUsers(1);
     const id = await insertSealed(u, "openai_api_key_encrypted", "old");
     await rotateSecrets(sql, rotating, { userIds: [u] });
@@ -167,7 +207,7 @@ describe("rotateSecrets", () => {
     expect(await openSecret(v2only, row, u, "openai_api_key_encrypted")).toBe("new");
   });
 
-  it("rows that do not decrypt are reported by id and left untouched", async () => {
+  test("rows that do not decrypt are reported by id and left untouched", async ({ sql, v1, rotating, newUsers, insertSealed, insertLegacy, rowsOf }) => {
     const [u, other] = await newUsers(2);
     const good = await insertLegacy(u);
     const unknownVersion = await insertSealed(u, "gemini_api_key_encrypted", "v7", { ring: await createKeyring({ version: 7, hex: "77".repeat(32) }) });
@@ -191,13 +231,13 @@ describe("rotateSecrets", () => {
     expect(await rotateSecrets(sql, rotating, { userIds: [u] })).toMatchObject({ reencrypted: 0, failed: 3, failedIds: bad, remaining: 3 });
   });
 
-  it("refuses a bad batch size", async () => {
+  test("refuses a bad batch size", async ({ sql, rotating }) => {
     await expect(rotateSecrets(sql, rotating, { batchSize: 0, userIds: [] })).rejects.toThrow(/batchSize/);
   });
 });
 
 describe("rewrapDistributorKeys", () => {
-  it("re-wraps distributor keys under the new master key; tenant data stays readable with only the new key", async () => {
+  test("re-wraps distributor keys under the new master key; tenant data stays readable with only the new key", async ({ sql, rotating, v2only }) => {
     const deps = await testDeps(); // master key version 1
     try {
       const t = await createTenant(deps, sql, "Rewrap Co");
@@ -223,42 +263,7 @@ describe("rewrapDistributorKeys", () => {
 });
 
 describe("npm run secrets:rotate (CLI) on its own database", () => {
-  const dbName = `rotate_cli_${crypto.randomUUID().slice(0, 8)}`;
-  let url: string;
-  let cli: postgres.Sql;
-  const root = join(import.meta.dirname, "..");
-
-  beforeAll(async () => {
-    await sql.unsafe(`create database ${dbName}`);
-    const u = new URL(inject("databaseUrl"));
-    u.pathname = `/${dbName}`;
-    url = u.href;
-    await prepareDatabase(url);
-    cli = postgres(url, { max: 1, onnotice: () => {} });
-  });
-  afterAll(async () => {
-    await cli?.end();
-    await sql.unsafe(`drop database if exists ${dbName} with (force)`);
-  });
-
-  async function runCli(args: string[] = []): Promise<{ code: number; out: string }> {
-    const env = {
-      ...process.env,
-      DATABASE_URL: url, SUPABASE_DB_URL: "", SUPABASE_JWT_SECRET: "cli-test-jwt-secret-that-is-32-chars-long", JWT_SECRET: "",
-      SUPABASE_URL: "", SUPABASE_JWKS_URL: "",
-      SECRET_MASTER_KEY: KEY_V2, SECRET_MASTER_KEY_VERSION: "2", SECRET_MASTER_KEY_PREVIOUS: `1:${TEST_MASTER_KEY}`,
-      LOG_LEVEL: "silent",
-    };
-    try {
-      const { stdout, stderr } = await promisify(execFile)(join(root, "node_modules/.bin/tsx"), ["scripts/rotate-secrets.ts", ...args], { cwd: root, env });
-      return { code: 0, out: stdout + stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, out: e.stdout + e.stderr };
-    }
-  }
-
-  it("rotates, reports, exits 0; a second run re-encrypts 0; an undecryptable row gives exit 1 with its id", async () => {
+  test("rotates, reports, exits 0; a second run re-encrypts 0; an undecryptable row gives exit 1 with its id", async ({ v1, v2only, cli, runCli }) => {
     const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
     await cli`insert into auth.users (id) values (${a}), (${b})`;
     await cli`insert into public.user_secrets (user_id, service_name, encrypted_value, initialization_vector)
@@ -298,7 +303,7 @@ describe("npm run secrets:rotate (CLI) on its own database", () => {
     expect(third.out).toContain("1 rows failed to decrypt");
   }, 120_000);
 
-  it("a configuration error names the variable, not the value, and exits 2", async () => {
+  test("a configuration error names the variable, not the value, and exits 2", async ({ url }) => {
     const r = await promisify(execFile)(join(root, "node_modules/.bin/tsx"), ["scripts/rotate-secrets.ts"], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: url, SUPABASE_JWT_SECRET: "cli-test-jwt-secret-that-is-32-chars-long", SECRET_MASTER_KEY: "abc123-not-a-key" },
