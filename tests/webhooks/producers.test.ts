@@ -3,6 +3,7 @@
 // and customer.updated (messages). A refused change writes none.
 import { describe, expect } from "vitest";
 import { createApp as createWhatsapp } from "../../functions/webhook-whatsapp/app.ts";
+import { TEST_WHATSAPP_APP_SECRET } from "../support/harness.ts";
 import { connectWhatsapp } from "../support/tenancy.ts";
 import { signedHeaders, status, statusesPayload, wamid } from "../support/meta.ts";
 import { test } from "../support/messages.ts";
@@ -48,7 +49,7 @@ describe("event producers", () => {
     const app = createWhatsapp(deps);
     const send = async (s: "delivered" | "sent") => {
       const body = JSON.stringify(statusesPayload(phoneId, [status(ext, s)]));
-      const res = await app.request("http://localhost/functions/v1/webhook-whatsapp", { method: "POST", headers: signedHeaders(body, "whatsapp-app-secret-for-tests"), body });
+      const res = await app.request("http://localhost/functions/v1/webhook-whatsapp", { method: "POST", headers: signedHeaders(body, TEST_WHATSAPP_APP_SECRET), body });
       expect(res.status).toBe(200);
     };
     await send("delivered");
