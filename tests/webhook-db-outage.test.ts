@@ -9,11 +9,10 @@ import { startRealPostgres, startTestDatabase, type DatabaseServer } from "../sc
 import type { Deps } from "../shared/runtime/deps.ts";
 import { createDistributor } from "../shared/tenancy/index.ts";
 import { ensureUser } from "../scripts/lib/dev-tokens.ts";
-import { testDeps } from "./support/harness.ts";
+import { TEST_WHATSAPP_APP_SECRET, testDeps } from "./support/harness.ts";
 import { connectWhatsapp } from "./support/tenancy.ts";
 import { messagesPayload, msg, phoneNumberId, signedHeaders, waId } from "./support/meta.ts";
 
-const SECRET = "whatsapp-app-secret-for-tests";
 let server: DatabaseServer;
 let deps: Deps;
 let sql: postgres.Sql;
@@ -42,7 +41,7 @@ describe("webhook-whatsapp when the database stops mid-request", () => {
     const from = waId();
     const body = JSON.stringify(messagesPayload(phoneId, Array.from({ length: 20 }, (_, i) => msg.text({ from, body: `order ${i}` }))));
     const app = createApp(deps);
-    const deliver = () => app.request("http://x/functions/v1/webhook-whatsapp", { method: "POST", headers: signedHeaders(body, SECRET), body });
+    const deliver = () => app.request("http://x/functions/v1/webhook-whatsapp", { method: "POST", headers: signedHeaders(body, TEST_WHATSAPP_APP_SECRET), body });
     await deliver(); // warm the key and account caches on a healthy database…
     await sql`delete from public.messages where distributor_id = ${d.id}`; // …then start from nothing
     await sql`delete from public.customers where distributor_id = ${d.id}`;
