@@ -11,14 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type postgres from "postgres";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { signDevToken } from "../scripts/lib/dev-tokens.ts";
-import { adminSql, TEST_JWT_SECRET, testDeps } from "./support/harness.ts";
+import { adminSql, TEST_JWT_SECRET, TEST_WHATSAPP_APP_SECRET, testDeps } from "./support/harness.ts";
 import { createTenant, type Tenant } from "./support/tenancy.ts";
 
 type App = { request: (url: string, init?: RequestInit) => Response | Promise<Response> };
 type Param = { name: string; in: string; required?: boolean };
 type Operation = { operationId?: string; parameters?: Param[]; requestBody?: unknown; responses?: Record<string, { content?: Record<string, unknown> }> };
 
-const WHATSAPP_SECRET = "whatsapp-app-secret-for-tests"; // tests/support/harness.ts
 
 /** Runs per operation: a few thousand requests in all, well inside CI's time. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
@@ -120,7 +119,7 @@ describe.each(names)("fuzz %s", (name) => {
         };
         if (/^[\x20-\x7e]*$/.test(r.distributor)) headers["x-distributor-id"] = r.distributor;
         // Signed as Meta signs, so the WhatsApp webhook's parser is fuzzed too (others ignore it).
-        if (r.body !== undefined) headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", WHATSAPP_SECRET).update(r.body).digest("hex")}`;
+        if (r.body !== undefined) headers["x-hub-signature-256"] = `sha256=${createHmac("sha256", TEST_WHATSAPP_APP_SECRET).update(r.body).digest("hex")}`;
         const where = `${method} /${name}${url}?${qs}`;
         const res = await app.request(`http://localhost/functions/v1/${name}${url === "/" ? "" : url}${qs ? `?${qs}` : ""}`, {
           method, headers, body: method === "GET" || method === "HEAD" ? undefined : r.body,
