@@ -14,7 +14,7 @@ import { freePort, startPglite, type DatabaseServer } from "../scripts/db/server
 import { root, startDenoServer, waitForHttp } from "../scripts/lib/deno.ts";
 import { ensureUser, signDevToken } from "../scripts/lib/dev-tokens.ts";
 import { startFakeGraph, type FakeGraph } from "./support/fake-graph.ts";
-import { TEST_JWT_SECRET, testEnv } from "./support/harness.ts";
+import { TEST_JWT_SECRET, TEST_WHATSAPP_APP_SECRET, testEnv } from "./support/harness.ts";
 import { messagesPayload, msg, signedHeaders } from "./support/meta.ts";
 
 let pg: DatabaseServer;
@@ -23,7 +23,6 @@ let base: string;
 let dir: string;
 /** Connecting a number asks the Graph API who controls it (issue 9 §4): a fake one here. */
 let graph: FakeGraph;
-const SECRET = "whatsapp-app-secret-for-tests";
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "pglite-dev-"));
@@ -65,7 +64,7 @@ describe("local development on PGlite (npm start)", () => {
     expect(connected.status).toBe(201);
 
     const body = JSON.stringify(messagesPayload("9876543210", [msg.text({ from: "15550001111", body: "hi, I'm at dev@example.com" })]));
-    const delivered = await call("webhook-whatsapp", { method: "POST", headers: signedHeaders(body, SECRET), body });
+    const delivered = await call("webhook-whatsapp", { method: "POST", headers: signedHeaders(body, TEST_WHATSAPP_APP_SECRET), body });
     expect(delivered.status).toBe(200);
 
     const th = { ...h, "x-distributor-id": id };
