@@ -212,8 +212,9 @@ export function createDb(opts: DbOptions): Db {
     } catch (err) {
       pending.then((c) => c.release(), noop);
       if (err instanceof DeadlineExceeded) throw unavailable("no connection before the deadline");
-      if (isConnectionLost(err)) throw unavailable("database unreachable", err);
-      throw err;
+      // No connection for whatever reason (lost, refused, a statement of its previous life
+      // cancelled): the database is not available to this request.
+      throw unavailable("database unreachable", err);
     }
   }
 

@@ -86,6 +86,8 @@ function fromPostgres(err: unknown): ErrorCode | null {
   const code = typeof e?.code === "string" ? e.code : "";
   if (!/^[0-9A-Z]{5}$/.test(code)) return null;
   if (code.startsWith("22")) return "invalid_request";
+  // A statement cancelled by the server's timeout, or the server going away: try again later.
+  if (code === "57014" || code.startsWith("57P0") || code.startsWith("08")) return "unavailable";
   if (code === "23503") return /table "users"/.test(String(e?.detail ?? "")) ? "unauthorized" : "invalid_request";
   return null;
 }
@@ -115,8 +117,9 @@ export function errorHandler(logger: Logger) {
     }
     const fromDb = fromPostgres(err);
     if (fromDb) {
-      logger.info("request.input_error", { requestId, status: errorCatalog[fromDb].status, code: fromDb, errorCode: String((err as { code: string }).code) });
-      return errorResponse(c, fromDb);
+      const event = fromDb === "unavailable" ? "request.database_unavailable" : "request.input_error";
+      logger[fromDb === "unavailable" ? "warn" : "info"](event, { requestId, status: errorCatalog[fromDb].status, code: fromDb, errorCode: String((err as { code: string }).code) });
+      return errorResponse(c, fromDb, fromDb === "unavailable" ? { "Retry-After": "1" } : {});
     }
     logger.error("request.crashed", { requestId, ...describeError(err) });
     return errorResponse(c, "internal");

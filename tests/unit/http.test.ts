@@ -305,6 +305,11 @@ describe("PostgreSQL errors caused by input (safety net behind validation)", () 
     expect((await a.request("http://localhost/functions/v1/pgfn/pg/23503?users=1")).status).toBe(401);
     expect((await a.request("http://localhost/functions/v1/pgfn/pg/23503")).status).toBe(400);
     expect((await a.request("http://localhost/functions/v1/pgfn/pg/XX000")).status).toBe(500);
+    // A statement cancelled by the server's timeout, or the server going away: 503, retry later.
+    for (const code of ["57014", "57P01", "08006"]) {
+      const res = await a.request(`http://localhost/functions/v1/pgfn/pg/${code}`);
+      expect([code, res.status, res.headers.get("retry-after")]).toEqual([code, 503, "1"]);
+    }
     expect((await a.request("http://localhost/functions/v1/pgfn/pg/40P01")).status).toBe(500);
   });
 });
