@@ -44,3 +44,17 @@ export function centsToMoney(cents: bigint): string {
   const a = cents < 0n ? -cents : cents;
   return `${sign}${a / 100n}.${String(a % 100n).padStart(2, "0")}`;
 }
+
+// PostgreSQL's text form of timestamptz (what to_json(ts) #>> '{}' gives, microseconds and offset).
+const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+
+/**
+ * A response body with every PostgreSQL timestamp text in it rewritten by toIso (deep): for
+ * routes that keep the text form for their keyset cursors and hand rows through as JSON.
+ */
+export function isoTimestamps<T>(v: T, depth = 0): T {
+  if (typeof v === "string") return (PG_TIMESTAMP.test(v) ? toIso(v) : v) as T;
+  if (depth > 8 || v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map((x) => isoTimestamps(x, depth + 1)) as T;
+  return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, isoTimestamps(x, depth + 1)])) as T;
+}

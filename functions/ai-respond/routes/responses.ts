@@ -5,6 +5,7 @@ import { json, route, type Router } from "../../../shared/http/index.ts";
 import { openFor, tenant } from "../../../shared/tenancy/index.ts";
 import { DistributorHeaders, NO_STORE, type RouteContext } from "./context.ts";
 import { cursorParam, encodeCursor } from "../../../shared/http/cursor.ts";
+import { isoTimestamps } from "../../../shared/schemas/index.ts";
 
 const Query = z.object({
   flagged: z.enum(["true", "false"]).optional().transform((v) => v === undefined ? undefined : v === "true")
@@ -92,6 +93,6 @@ export function responseRoutes(api: Router, { deps, auth }: RouteContext) {
       const last = rows[rows.length - 1];
       return { items, next_cursor: more && last ? encodeCursor(last.created_at, last.id) : null };
     });
-    return c.json(out, 200);
+    return c.json(isoTimestamps(out), 200);
   });
 }

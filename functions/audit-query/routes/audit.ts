@@ -18,6 +18,7 @@ import {
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER, tenant, type TenantScope } from "../../../shared/tenancy/index.ts";
 import { isUuid } from "../../../shared/uuid/index.ts";
+import { isoTimestamps } from "../../../shared/schemas/index.ts";
 
 /** Rows per CSV page (one transaction each). */
 export const CSV_PAGE = 1000;
@@ -147,7 +148,7 @@ async function answer(c: Context<AppEnv>, deps: Deps, s: Source, runner: Runner,
     'from', ${w.from}::text, 'to', ${w.to}::text, 'format', ${q.format}::text, 'filters', ${tx.json(filters as never)}::jsonb)`;
   if (q.format === "json") {
     const rows = await runner.run((tx) => readPage(tx, s, w, q.cursor, q.limit, (t) => runner.audit(t, details)));
-    return c.json({ ...keysetPage(rows, q.limit), from: w.from, to: w.to }, 200);
+    return c.json(isoTimestamps({ ...keysetPage(rows, q.limit), from: w.from, to: w.to }), 200);
   }
   // CSV: the first page (and the audit row, and the gate) before the answer starts.
   let first: Row[] | null = await runner.run((tx) => readPage(tx, s, w, q.cursor, CSV_PAGE, (t) => runner.audit(t, details)));
@@ -173,7 +174,7 @@ async function answer(c: Context<AppEnv>, deps: Deps, s: Source, runner: Runner,
     return items;
   };
   const stream = csvStream(s.header, next, (r) => s.header.map((h) => {
-    const v = r[h];
+    const v = isoTimestamps(r[h]);
     return v !== null && typeof v === "object" ? JSON.stringify(v) : (v as string | number | boolean | null);
   }), (err) => deps.logger.error("audit.csv_failed", { requestId: c.get("requestId"), code: String((err as { code?: unknown })?.code ?? "") }));
   return c.body(stream, 200, {

@@ -11,6 +11,7 @@ import { cursorParam } from "../../../shared/http/cursor.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { DISTRIBUTOR_HEADER, openFor, tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { isUuid } from "../../../shared/uuid/index.ts";
+import { isoTimestamps } from "../../../shared/schemas/index.ts";
 
 const DistributorHeaders = z.object({
   [DISTRIBUTOR_HEADER]: z.string().openapi({
@@ -150,11 +151,11 @@ export function customerRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<
       return { req: req.id, decrypted, accessLog };
     });
     const { customers = [], conversations = [], messages = [], orders = [], ai_responses = [], pii_detection_results = [], ...other } = out.decrypted;
-    return c.json({
+    return c.json(isoTimestamps({
       request_id: out.req, customer_id, generated_at: deps.now().toISOString(),
       customer: customers[0] ?? {}, conversations, messages, orders, ai_responses, pii_detection_results, other,
       access_log: out.accessLog,
-    }, 200);
+    }), 200);
   });
 
   api.openapi(route({
@@ -201,7 +202,7 @@ export function customerRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<
       await t.audit(tx, "privacy.erase", "customers", customer_id, { request_id: req.id, counts });
       return { req, counts };
     });
-    return c.json({ request_id: out.req.id, customer_id, status: "completed" as const, counts: out.counts, completed_at: out.req.completed_at }, 200);
+    return c.json(isoTimestamps({ request_id: out.req.id, customer_id, status: "completed" as const, counts: out.counts, completed_at: out.req.completed_at }), 200);
   });
 
   const RequestsQuery = z.object({
@@ -235,7 +236,7 @@ export function customerRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<
       await t.verified();
       return r.rows;
     });
-    return c.json(keysetPage(rows, q.limit), 200);
+    return c.json(isoTimestamps(keysetPage(rows, q.limit)), 200);
   });
 }
 

@@ -19,6 +19,7 @@ import { OAUTH_PLATFORMS, OAuthFailure, openTokens, resolveProvider, revokeToken
 import type { StoredSecret } from "../../../shared/secrets/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { isUuid } from "../../../shared/uuid/index.ts";
+import { isoTimestamps } from "../../../shared/schemas/index.ts";
 
 /** Rows of each audit table an export includes at most (newest first). */
 export const ME_EXPORT_AUDIT_MAX = 10_000;
@@ -130,7 +131,7 @@ export function meRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<AppEnv
       };
     });
     c.header("Cache-Control", "no-store");
-    return c.json({
+    return c.json(isoTimestamps({
       request_id: out.req, user_id: uid, generated_at: deps.now().toISOString(),
       secrets: out.secrets,
       oauth_connections: out.tables.oauth_connections ?? [],
@@ -138,7 +139,7 @@ export function meRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<AppEnv
       support_tickets: out.tables.support_tickets ?? [],
       ai_responses: out.tables.ai_responses ?? [],
       audit: { secret_audit_logs: out.secretAudit, data_access_audit: out.ownAudit, truncated: out.truncated },
-    }, 200);
+    }), 200);
   });
 
   api.openapi(route({
@@ -208,9 +209,9 @@ export function meRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<AppEnv
     });
     logger.info("privacy.me_erased", { requestId: c.get("requestId"), total: Object.values(out.counts).reduce((a, b) => a + b, 0) });
     c.header("Cache-Control", "no-store");
-    return c.json({
+    return c.json(isoTimestamps({
       request_id: out.req.id, user_id: uid, status: "completed" as const, counts: out.counts,
       tokens: { revoked, not_revoked: notRevoked }, completed_at: out.req.completed_at,
-    }, 200);
+    }), 200);
   });
 }

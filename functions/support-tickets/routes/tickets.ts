@@ -7,6 +7,7 @@ import { ApiError, clientIp, json, jsonBody, route, type AppEnv, type Router } f
 import { cursorParam, page } from "../../../shared/http/cursor.ts";
 import { detectPii } from "../../../shared/pii/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
+import { isoTimestamps, toIso } from "../../../shared/schemas/index.ts";
 
 /** Tickets one client IP may open (or attempt: invalid bodies and honeypot hits count) per hour. */
 export const TICKETS_PER_IP_PER_HOUR = 5;
@@ -101,7 +102,7 @@ export function ticketRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<Ap
     // A user's ticket is inserted as that user (RLS: own tickets only); an anonymous one as the service.
     const [row] = user ? await db.withUser(user, insert) : await db.withService(insert);
     logger.info("support.ticket_created", { requestId: c.get("requestId"), ticketId: id, anonymous: !user });
-    return c.json({ id, status: "open" as const, created_at: row.created_at }, 201);
+    return c.json({ id, status: "open" as const, created_at: toIso(row.created_at) }, 201);
   });
 
   api.openapi(route({
@@ -131,6 +132,6 @@ export function ticketRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<Ap
       }
       return { id: r.id, subject: doc.subject, body: doc.body, email: doc.email, status: r.status, contains_pii: r.contains_pii, created_at: r.created_at };
     }));
-    return c.json({ items, next_cursor: p.next_cursor }, 200);
+    return c.json(isoTimestamps({ items, next_cursor: p.next_cursor }), 200);
   });
 }
