@@ -222,6 +222,7 @@ async function main() {
     ANON_KEY: anonKey,
     WHATSAPP_VERIFY_TOKEN: env.WHATSAPP_VERIFY_TOKEN,
     WHATSAPP_APP_SECRET: (env.WHATSAPP_APP_SECRET ?? "").split(",")[0].trim(),
+    CRON_SECRET: env.CRON_SECRET,
   });
 
   console.log(`
