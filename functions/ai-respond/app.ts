@@ -20,10 +20,6 @@ export type { AiAppOptions } from "./gateway.ts";
 export function createApp(deps: Deps, opts: AiAppOptions = {}) {
   const { logger } = deps;
   const api = createRouter();
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   const ctx: RouteContext = { deps, auth: requireUser(deps.verifyToken, logger), gw: new Gateway(deps, opts) };
   suggestRoutes(api, ctx);
   generateRoutes(api, ctx);
@@ -33,7 +29,7 @@ export function createApp(deps: Deps, opts: AiAppOptions = {}) {
   keyRoutes(api, ctx);
   mediaRoutes(api, ctx);
   return createFunctionApp(
-    httpOptions("ai-respond", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
+    httpOptions("ai-respond", deps, { noStore: true, extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "ai-respond", description: "AI gateway: reply suggestions and generated text with provider fallback, PII masking, budgets and review" },
   );

@@ -12,15 +12,11 @@ import { reportRoutes } from "./routes/report.ts";
 export function createApp(deps: Deps) {
   const { logger } = deps;
   const api = createRouter();
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   const auth = requireUser(deps.verifyToken, logger);
   auditRoutes(api, deps, auth);
   reportRoutes(api, deps, auth);
   return createFunctionApp(
-    httpOptions("audit-query", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
+    httpOptions("audit-query", deps, { noStore: true, extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "audit-query", description: "Audit logs (secrets, data access, security incidents), retention policy and the computed compliance report" },
   );

@@ -94,11 +94,6 @@ export function createApp(deps: Deps) {
   const operation = <T>(c: Ctx, fn: (tx: Tx) => Promise<T>): Promise<T> => db.withUser(c.get("user"), fn, runOptions(c));
 
   const respond = <T extends object>(c: Ctx, body: T) => c.json(body, 200, c.get("rateLimitHeaders") ?? {}) as never;
-  // Answers carry secrets or their metadata: never cached.
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   const { "Retry-After": _, ...RESPONSE_HEADERS_200 } = RESPONSE_HEADERS;
   const noStore = { "Cache-Control": { description: "no-store", schema: { type: "string" as const } } };
 
@@ -212,7 +207,7 @@ export function createApp(deps: Deps) {
   );
 
   return createFunctionApp(
-    httpOptions("manage-user-secrets", deps),
+    httpOptions("manage-user-secrets", deps, { noStore: true }),
     api,
     { title: "manage-user-secrets", description: "Encrypted per-user API keys and OAuth tokens" },
   );

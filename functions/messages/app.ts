@@ -17,18 +17,13 @@ import { orderRoutes } from "./routes/orders.ts";
 export function createApp(deps: Deps) {
   const { logger, config } = deps;
   const api = createRouter();
-  // Answers carry personal data: never cached.
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   const ctx: RouteContext = { deps, auth: requireUser(deps.verifyToken, logger) };
   conversationRoutes(api, ctx);
   customerRoutes(api, ctx);
   orderRoutes(api, ctx);
   messageRoutes(api, ctx); // last: DELETE /{messageId} is a catch-all path
   return createFunctionApp(
-    httpOptions("messages", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
+    httpOptions("messages", deps, { noStore: true, extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "messages", description: "The Messages page API: conversations, messages, customers and orders of one distributor" },
   );

@@ -14,16 +14,11 @@ export function createApp(deps: Deps) {
   const { logger } = deps;
   const auth = requireUser(deps.verifyToken, logger);
   const api = createRouter();
-  // Answers carry authorization URLs, connection state or redirects: never cached.
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   registerStart(api, deps, auth);
   registerCallback(api, deps);
   registerConnections(api, deps, auth);
   return createFunctionApp(
-    httpOptions("oauth-callback", deps),
+    httpOptions("oauth-callback", deps, { noStore: true }),
     api,
     {
       title: "oauth-callback",

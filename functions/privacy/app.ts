@@ -14,15 +14,11 @@ import { meRoutes } from "./routes/me.ts";
 export function createApp(deps: Deps) {
   const { logger } = deps;
   const api = createRouter();
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   const auth = requireUser(deps.verifyToken, logger);
   customerRoutes(api, deps, auth);
   meRoutes(api, deps, auth);
   return createFunctionApp(
-    httpOptions("privacy", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
+    httpOptions("privacy", deps, { noStore: true, extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "privacy", description: "Privacy requests: export and erase everything about a distributor's customer, or a social-app user's own data; the request log" },
   );

@@ -11,13 +11,9 @@ import { registerSocialRoutes } from "./routes/social.ts";
 export function createApp(deps: Deps) {
   const { logger } = deps;
   const api = createRouter();
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   registerSocialRoutes(api, deps, requireUser(deps.verifyToken, logger));
   return createFunctionApp(
-    httpOptions("social-post", deps),
+    httpOptions("social-post", deps, { noStore: true }),
     api,
     { title: "social-post", description: "Post and schedule through Buffer, Hootsuite, Later and Sprout Social with the user's connections" },
   );

@@ -11,13 +11,9 @@ import { ticketRoutes } from "./routes/tickets.ts";
 
 export function createApp(deps: Deps) {
   const api = createRouter();
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store");
-  });
   ticketRoutes(api, deps, requireUser(deps.verifyToken, deps.logger));
   return createFunctionApp(
-    httpOptions("support-tickets", deps),
+    httpOptions("support-tickets", deps, { noStore: true }),
     api,
     { title: "support-tickets", description: "Support tickets: anonymous creation from the homepage (rate limited per IP), a user's own tickets" },
   );

@@ -21,15 +21,11 @@ export interface WebhooksOptions {
 export function createApp(deps: Deps, opts: WebhooksOptions = {}) {
   const { logger, config } = deps;
   const api = createRouter();
-  api.use("*", async (c, next) => {
-    await next();
-    c.header("Cache-Control", "no-store"); // answers may carry a signing secret
-  });
   const ctx = { deps, auth: requireUser(deps.verifyToken, logger), policy: urlPolicy(config), resolve: opts.resolve ?? systemResolver };
   endpointRoutes(api, ctx);
   deliveryRoutes(api, ctx);
   return createFunctionApp(
-    httpOptions("webhooks", deps, { extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
+    httpOptions("webhooks", deps, { noStore: true, extraAllowHeaders: [DISTRIBUTOR_HEADER] }),
     api,
     { title: "webhooks", description: "Outbound webhooks: endpoints, signing secrets, test events and delivery history" },
   );

@@ -45,6 +45,8 @@ export interface HttpOptions {
   deadlineMs?: number;
   /** Where the client address comes from (default: the last X-Forwarded-For hop, appended by the platform). */
   clientIp?: ClientIpSource;
+  /** Answers carry secrets or personal data: every answer is `Cache-Control: no-store`. */
+  noStore?: boolean;
   /** Security monitoring (shared/security): default, the one createDeps registered for `logger`; false: none. */
   monitor?: RequestMonitor | false;
 }
@@ -148,7 +150,7 @@ const EXPOSE_HEADERS = [
 const ALLOW_METHODS = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"].join(",");
 
 /** Security headers, CORS and the request id on the final response (rebuilt if its headers are immutable). */
-function decorate(c: Context, id: string, allowOrigin: string | null): void {
+function decorate(c: Context, id: string, allowOrigin: string | null, noStore: boolean): void {
   let res = c.res;
   let h = res.headers;
   let copied = false;
@@ -164,7 +166,10 @@ function decorate(c: Context, id: string, allowOrigin: string | null): void {
   for (let i = 0; i < SECURITY_HEADERS.length; i++) h.set(SECURITY_HEADERS[i][0], SECURITY_HEADERS[i][1]);
   if (allowOrigin !== null) h.set("Access-Control-Allow-Origin", allowOrigin);
   h.set("Access-Control-Expose-Headers", EXPOSE_HEADERS);
-  if (c.req.raw.method !== "OPTIONS") h.append("Vary", "Origin");
+  if (c.req.raw.method !== "OPTIONS") {
+    h.append("Vary", "Origin");
+    if (noStore) h.set("Cache-Control", "no-store");
+  }
   if (copied) c.res = res;
 }
 
@@ -235,7 +240,7 @@ export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { tit
         c.res = await onError(err, c);
       }
     }
-    decorate(c, id, allowOrigin);
+    decorate(c, id, allowOrigin, opts.noStore === true);
     opts.logger.info("request", { requestId: id, fn: opts.name, method, status: c.res.status, ms: Math.round(performance.now() - started) });
   });
   root.route(`/functions/v1/${opts.name}`, api);

@@ -130,7 +130,6 @@ export function meRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<AppEnv
         secretAudit: secretAudit.slice(0, ME_EXPORT_AUDIT_MAX), ownAudit: ownAudit.slice(0, ME_EXPORT_AUDIT_MAX),
       };
     });
-    c.header("Cache-Control", "no-store");
     return c.json(isoTimestamps({
       request_id: out.req, user_id: uid, generated_at: deps.now().toISOString(),
       secrets: out.secrets,
@@ -208,7 +207,6 @@ export function meRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<AppEnv
       return { req, counts };
     });
     logger.info("privacy.me_erased", { requestId: c.get("requestId"), total: Object.values(out.counts).reduce((a, b) => a + b, 0) });
-    c.header("Cache-Control", "no-store");
     return c.json(isoTimestamps({
       request_id: out.req.id, user_id: uid, status: "completed" as const, counts: out.counts,
       tokens: { revoked, not_revoked: notRevoked }, completed_at: out.req.completed_at,
