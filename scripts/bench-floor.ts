@@ -1,7 +1,7 @@
 // Benchmark floor: the same stack as a function (Deno + shared HTTP middleware + the same
 // pool) answering one `select 1` per request. Mounted by scripts/serve.ts only when BENCH_FLOOR=1.
 import { createFunctionApp, createRouter } from "../shared/http/index.ts";
-import type { Deps } from "../shared/runtime/deps.ts";
+import { httpOptions, type Deps } from "../shared/runtime/deps.ts";
 
 export function createFloorApp(deps: Deps) {
   const api = createRouter();
@@ -10,7 +10,7 @@ export function createFloorApp(deps: Deps) {
     return c.json({ one: row.one });
   });
   return createFunctionApp(
-    { name: "bench-floor", logger: deps.logger, corsAllowedOrigins: deps.config.CORS_ALLOWED_ORIGINS, maxBodyBytes: deps.config.MAX_BODY_BYTES },
+    httpOptions("bench-floor", deps),
     api,
     { title: "bench-floor" },
   );

@@ -13,8 +13,8 @@ const api = createRouter();
 api.get("/", (c) => c.json({ one: 1 }));
 const logLines: string[] = [];
 const logger = createLogger("info", (l) => void (logLines.length < 1 ? logLines.push(l) : 0));
-const framed = createFunctionApp({ name: "frame", logger, corsAllowedOrigins: ["https://app.example.com"], maxBodyBytes: 1 << 20, monitor: false }, api, { title: "frame" });
-const quiet = createFunctionApp({ name: "frame", logger: createLogger("warn"), corsAllowedOrigins: ["https://app.example.com"], maxBodyBytes: 1 << 20, monitor: false }, api, { title: "frame" });
+const framed = createFunctionApp({ name: "frame", logger, corsAllowedOrigins: ["https://app.example.com"], maxBodyBytes: 1 << 20 }, api, { title: "frame" });
+const quiet = createFunctionApp({ name: "frame", logger: createLogger("warn"), corsAllowedOrigins: ["https://app.example.com"], maxBodyBytes: 1 << 20 }, api, { title: "frame" });
 
 async function run(name: string, fetch: (r: Request) => Response | Promise<Response>, url: string) {
   const go = async (n: number) => {

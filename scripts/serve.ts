@@ -3,7 +3,7 @@
 //   GET /openapi.json   one OpenAPI document merging every function's (scripts/lib/openapi-merge.ts)
 //   GET /docs           the API reference page over it (Swagger UI), served without any CDN
 import { Hono } from "hono";
-import { depsFromEnv } from "../shared/runtime/deps.ts";
+import { depsFromEnv, httpOptions } from "../shared/runtime/deps.ts";
 import type { Deps } from "../shared/runtime/deps.ts";
 import { keepServingOnUnhandledRejection } from "../shared/runtime/deno.ts";
 import { flushLogs, flushLogsSync } from "../shared/log/index.ts";
@@ -58,7 +58,7 @@ const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
 // Anything that names no function gets the shared frame's 404: error shape, request id,
 // security headers and CORS, like every answer of a function.
 const unknownFunction = createFunctionApp(
-  { name: "_", logger: deps.logger, corsAllowedOrigins: deps.config.CORS_ALLOWED_ORIGINS, maxBodyBytes: deps.config.MAX_BODY_BYTES },
+  httpOptions("_", deps),
   createRouter(),
   { title: "unknown function" },
 );

@@ -10,7 +10,7 @@ import { isUuid } from "../uuid/index.ts";
 import type { TenantScope } from "../tenancy/gate.ts";
 import { ApiError, errorCatalog, type ErrorCode, type Issue } from "./errors.ts";
 import { requestDeadline } from "./deadline.ts";
-import { monitorFor, type RequestMonitor } from "../security/registry.ts";
+import type { RequestMonitor } from "../security/monitor.ts";
 
 export { currentDeadline } from "./deadline.ts";
 export { countFailure, remembered } from "./limits.ts";
@@ -47,8 +47,8 @@ export interface HttpOptions {
   clientIp?: ClientIpSource;
   /** Answers carry secrets or personal data: every answer is `Cache-Control: no-store`. */
   noStore?: boolean;
-  /** Security monitoring (shared/security): default, the one createDeps registered for `logger`; false: none. */
-  monitor?: RequestMonitor | false;
+  /** Security monitoring (shared/security/monitor.ts; httpOptions passes the Deps' one); none when absent. */
+  monitor?: RequestMonitor;
 }
 
 export interface ClientIpSource {
@@ -195,9 +195,9 @@ export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { tit
     onLate: (c) => opts.logger.error("request.deadline", { requestId: c.get("requestId"), fn: opts.name, status: 503 }),
   });
   const limit = bodyLimitMiddleware(opts.maxBodyBytes);
-  // Per-client-IP counting, blocks and incidents (shared/security/monitor.ts): one statement per request.
-  const monitor = opts.monitor === false ? undefined : opts.monitor ?? monitorFor(opts.logger);
-  const monitored = monitor?.middleware(opts.name);
+  // Per-client-IP counting, blocks and incidents (shared/security/monitor.ts): one statement per
+  // request, carried by the request's first database round trip.
+  const monitored = opts.monitor?.middleware(opts.name);
 
   // The whole frame is ONE middleware (issue 10: seven hono middlewares cost more than the work
   // of a cheap route). Outside in: request id and client address; the CORS preflight; the

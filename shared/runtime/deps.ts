@@ -7,8 +7,7 @@ import { deadlineAwareFetch, setDefaultRequestDeadline } from "../http/deadline.
 import { createLogger, type Logger } from "../log/index.ts";
 import type { HttpOptions } from "../http/index.ts";
 import { DistributorKeyCache } from "../tenancy/keys.ts";
-import { createSecurityMonitor } from "../security/monitor.ts";
-import { registerMonitor } from "../security/registry.ts";
+import { createSecurityMonitor, type RequestMonitor } from "../security/monitor.ts";
 
 export interface Deps {
   config: Config;
@@ -20,6 +19,8 @@ export interface Deps {
   logger: Logger;
   fetch: typeof fetch;
   now: () => Date;
+  /** Per-client-IP counting, blocks and incidents on every function (via httpOptions). */
+  monitor: RequestMonitor;
 }
 
 export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "config">> = {}): Promise<Deps> {
@@ -36,8 +37,6 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
       { version: config.SECRET_MASTER_KEY_VERSION, hex: config.SECRET_MASTER_KEY },
       config.SECRET_MASTER_KEY_PREVIOUS,
     ));
-  // Every function app built with this logger gets the security monitoring (shared/http).
-  registerMonitor(logger, createSecurityMonitor({ db, logger, config }));
   return {
     config,
     logger,
@@ -51,6 +50,7 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
     // Third-party calls have their own timeouts; the request's database deadline pauses meanwhile.
     fetch: deadlineAwareFetch(overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a))),
     now: overrides.now ?? (() => new Date()),
+    monitor: overrides.monitor ?? createSecurityMonitor({ db, logger, config }),
   };
 }
 
@@ -71,6 +71,7 @@ export function httpOptions(name: string, deps: Deps, extra: Partial<HttpOptions
     corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
     maxBodyBytes: config.MAX_BODY_BYTES,
     clientIp: { header: config.CLIENT_IP_HEADER.toLowerCase(), trustedHops: config.TRUSTED_PROXY_HOPS },
+    monitor: deps.monitor,
     ...extra,
   };
 }

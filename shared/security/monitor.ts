@@ -1,11 +1,15 @@
 // Security monitoring on every function (seed "Threat Detection"), mounted by createFunctionApp:
 //
-// - Every request from a client IP (clientIp(c): the platform's trusted header only) costs ONE
-//   statement, private.security_count, which counts it in a fixed 5-minute window and answers
-//   whether the address is blocked. More than SECURITY_IP_LIMIT requests → a security_incidents
-//   row (rate_anomaly, high: also POSTed to SECURITY_ALERT_WEBHOOK_URL) and a block of
+// - Every request from a client IP (clientIp(c): the platform's trusted header only) is counted
+//   once by private.security_count in a fixed 5-minute window, which answers whether the address
+//   is blocked. The count rides on the request's first database round trip (shared/db, see
+//   ./count.ts); a request that reaches no database, or whose only statement failed, is counted
+//   here after the route. More than SECURITY_IP_LIMIT requests → a security_incidents row
+//   (rate_anomaly, high: also POSTed to SECURITY_ALERT_WEBHOOK_URL) and a block of
 //   SECURITY_BLOCK_SECONDS, answered 429 {"error": "Too many requests"} with Retry-After on every
-//   function. Requests without a client address (local calls) are not counted.
+//   function: by the database before the route's statements act, and by this middleware before
+//   the route for an address this instance already knows is blocked. Requests without a client
+//   address (local calls) are not counted.
 // - SECURITY_TRUSTED_IPS (CIDRs) are never counted or blocked.
 // - Meta's signed traffic is never counted or blocked: a POST to webhook-whatsapp whose
 //   X-Hub-Signature-256 verifies with WHATSAPP_APP_SECRET passes; a wrong signature is counted
@@ -14,7 +18,7 @@
 //   IP and per token subject (auth_failures), 403/404 to a signed-in user count as probing of
 //   other tenants' ids (tenant_probing), and known scanner user agents open bad_user_agent.
 //   Incidents carry ids, counts and the function name, never bodies or tokens.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import ipaddr from "ipaddr.js";
 import type { Config } from "../config/index.ts";
 import type { Db } from "../db/index.ts";
@@ -22,10 +26,18 @@ import { ApiError } from "../http/errors.ts";
 import { clientIp, type AppEnv } from "../http/index.ts";
 import type { Logger } from "../log/index.ts";
 import { isUuid } from "../uuid/index.ts";
-import type { RequestMonitor } from "./registry.ts";
 import { base64UrlToText } from "../encoding/index.ts";
+import { currentDeadline } from "../http/deadline.ts";
+import { ipCountCall, WINDOW_SECONDS, type ClientCount } from "./count.ts";
 
-export const WINDOW_SECONDS = 5 * 60;
+export { WINDOW_SECONDS };
+/** Addresses this instance has seen blocked, at most this many (the oldest are forgotten first). */
+const KNOWN_BLOCKS_MAX = 10_000;
+
+export interface RequestMonitor {
+  /** The middleware for function `name`. */
+  middleware(name: string): MiddlewareHandler;
+}
 /** 401s per IP (and per token subject) in a window before an auth_failures incident. */
 export const AUTH_FAILURE_LIMIT = 20;
 /** 403/404 answers to one signed-in caller's IP in a window before a tenant_probing incident. */
@@ -97,7 +109,31 @@ export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
   const trusted = parseTrusted(d.config.SECURITY_TRUSTED_IPS);
   const metaSecrets = d.config.WHATSAPP_APP_SECRET ?? [];
 
-  /** One counting statement; answers the seconds to wait (0: go ahead). Fails open. */
+  /** Blocked addresses seen by this instance → performance.now() until which they are blocked. */
+  const knownBlocks = new Map<string, number>();
+  function remember(ip: string, wait: number): void {
+    knownBlocks.delete(ip);
+    if (wait <= 0) return;
+    if (knownBlocks.size >= KNOWN_BLOCKS_MAX) knownBlocks.delete(knownBlocks.keys().next().value!);
+    knownBlocks.set(ip, performance.now() + wait * 1000);
+  }
+
+  /** The request's client count on its own statement (when no route statement carried it). Fails open. */
+  async function countAlone(clientCount: ClientCount): Promise<number> {
+    try {
+      const [r] = await d.db.sql<{ wait: number }[]>`select ${ipCountCall(d.db.sql, clientCount)} as wait`;
+      clientCount.state = "counted";
+      clientCount.wait = r.wait;
+      return r.wait;
+    } catch (err) {
+      d.logger.warn("security.count_failed", { type: "rate_anomaly", errorCode: String((err as { code?: string })?.code ?? "") });
+      return 0;
+    }
+  }
+
+  const blocked = (wait: number) => new ApiError("rate_limited", { "Retry-After": String(wait) }, "client address blocked");
+
+  /** One counting statement of another incident type; answers the seconds to wait (0: go ahead). Fails open. */
   async function count(key: string, ip: string, user: string | null, type: string, severity: string, limit: number, block: number, details: Record<string, unknown>) {
     try {
       const [r] = await d.db.sql<{ wait: number }[]>`
@@ -123,23 +159,46 @@ export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
           } catch { /* an unreadable body is not Meta's */ }
           if (signed) return await next();
         }
-        const wait = await count(`ip:${ip}`, ip, null, "rate_anomaly", "high", d.config.SECURITY_IP_LIMIT, d.config.SECURITY_BLOCK_SECONDS, { fn });
-        if (wait > 0) throw new ApiError("rate_limited", { "Retry-After": String(wait) }, "client address blocked");
+        const clientCount: ClientCount = {
+          key: `ip:${ip}`, ip, limit: d.config.SECURITY_IP_LIMIT, blockSeconds: d.config.SECURITY_BLOCK_SECONDS, details: { fn },
+          state: "pending", wait: 0,
+        };
+        // An address this instance knows is blocked is refused before the route (counted, and
+        // the database has the last word: a lifted or expired block lets the request through).
+        const until = knownBlocks.get(ip);
+        if (until !== undefined && until > performance.now()) {
+          const wait = await countAlone(clientCount);
+          remember(ip, wait);
+          if (wait > 0) throw blocked(wait);
+        }
+        const deadline = currentDeadline();
+        if (deadline) deadline.clientCount = clientCount; // shared/db folds it into the first round trip
         const agent = badUserAgent(c.req.header("user-agent"));
         if (agent) await count(`ua:${ip}`, ip, null, "bad_user_agent", "medium", 0, 0, { fn, agent });
         await next();
-        const s = c.res.status;
-        if (s === 401) {
-          const sub = tokenSubject(c.req.header("authorization"));
-          await Promise.all([
-            count(`auth:ip:${ip}`, ip, null, "auth_failures", "medium", AUTH_FAILURE_LIMIT, 0, { fn, scope: "ip" }),
-            sub ? count(`auth:user:${sub}`, ip, sub, "auth_failures", "medium", AUTH_FAILURE_LIMIT, 0, { fn, scope: "user" }) : null,
-          ]);
-        } else if ((s === 403 || s === 404) && c.get("user")) {
-          const user = c.get("user").id;
-          await count(`probe:${ip}`, ip, user, "tenant_probing", "medium", PROBE_LIMIT, 0, { fn });
-        }
+        if (deadline) deadline.clientCount = undefined;
+        const wait = clientCount.state === "counted" ? clientCount.wait : await countAlone(clientCount);
+        remember(ip, wait);
+        // A route that reached no database answered first: a blocked address still gets the 429.
+        if (wait > 0) throw blocked(wait);
+        await countFailures(c, fn, ip);
       };
     },
   };
+
+  /** What counts after the answer: failures only, so the common path costs nothing more. */
+  async function countFailures(c: Context<AppEnv>, fn: string, ip: string): Promise<void> {
+    const s = c.res.status;
+    if (s === 401) {
+      const sub = tokenSubject(c.req.header("authorization"));
+      await Promise.all([
+        count(`auth:ip:${ip}`, ip, null, "auth_failures", "medium", AUTH_FAILURE_LIMIT, 0, { fn, scope: "ip" }),
+        sub ? count(`auth:user:${sub}`, ip, sub, "auth_failures", "medium", AUTH_FAILURE_LIMIT, 0, { fn, scope: "user" }) : null,
+      ]);
+    } else if ((s === 403 || s === 404) && c.get("user")) {
+      const user = c.get("user").id;
+      await count(`probe:${ip}`, ip, user, "tenant_probing", "medium", PROBE_LIMIT, 0, { fn });
+    }
+  }
 }
+

@@ -422,7 +422,7 @@ describe("the request deadline (shared sweeper)", () => {
       return c.json({ late: true });
     });
     const app = createFunctionApp(
-      { name: "slow-fn", logger: createLogger("debug", (l) => logs.push(l)), corsAllowedOrigins: [ORIGIN], maxBodyBytes: 64, deadlineMs: 50, monitor: false },
+      { name: "slow-fn", logger: createLogger("debug", (l) => logs.push(l)), corsAllowedOrigins: [ORIGIN], maxBodyBytes: 64, deadlineMs: 50 },
       api,
       { title: "slow" },
     );
