@@ -88,7 +88,7 @@ try {
     const end = performance.now() + seconds * 1000;
     let done = 0;
     await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
-      let i = c;
+      let i = c * 13; // connections spread over the addresses (in lockstep, neighbours would share one)
       while (performance.now() < end) {
         const res = await app.request("http://localhost/functions/v1/distributors", {
           headers: { authorization: `Bearer ${token}`, "x-forwarded-for": ips[i++ % ips.length] },

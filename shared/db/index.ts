@@ -25,7 +25,7 @@ import type { JWTPayload } from "jose";
 import { currentDeadline, DeadlineExceeded, type Deadline } from "../http/deadline.ts";
 import { ApiError } from "../http/errors.ts";
 import { isUuid } from "../uuid/index.ts";
-import { BLOCKED_SQLSTATE, countRequest, ipCountCall, type ClientCount } from "../security/count.ts";
+import { BLOCKED_SQLSTATE, countRequest, ipCountStatement, type ClientCount } from "../security/count.ts";
 
 export type Sql = postgres.Sql;
 /** A connection inside a transaction; tagged templates only. */
@@ -266,7 +266,7 @@ export function createDb(opts: DbOptions): Db {
     // statement in the same write; the set-up refuses a blocked address before the route acts.
     const count = takeCount(d);
     if (count) {
-      conn<{ wait: number }[]>`select ${ipCountCall(conn, count)} as wait`.execute()
+      ipCountStatement(conn, count).execute()
         .then(([r]) => ((count.state = "counted"), (count.wait = r.wait)), noop); // failed: the monitor counts again
     }
     const refuse = count ? conn`, private.security_refuse(${count.key})` : conn``;

@@ -28,7 +28,7 @@ import type { Logger } from "../log/index.ts";
 import { isUuid } from "../uuid/index.ts";
 import { base64UrlToText } from "../encoding/index.ts";
 import { currentDeadline } from "../http/deadline.ts";
-import { ipCountCall, WINDOW_SECONDS, type ClientCount } from "./count.ts";
+import { ipCountStatement, WINDOW_SECONDS, type ClientCount } from "./count.ts";
 
 export { WINDOW_SECONDS };
 /** Addresses this instance has seen blocked, at most this many (the oldest are forgotten first). */
@@ -121,7 +121,7 @@ export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
   /** The request's client count on its own statement (when no route statement carried it). Fails open. */
   async function countAlone(clientCount: ClientCount): Promise<number> {
     try {
-      const [r] = await d.db.sql<{ wait: number }[]>`select ${ipCountCall(d.db.sql, clientCount)} as wait`;
+      const [r] = await ipCountStatement(d.db.sql, clientCount);
       clientCount.state = "counted";
       clientCount.wait = r.wait;
       return r.wait;
