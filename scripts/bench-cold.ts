@@ -7,6 +7,9 @@
 //   part of npm run bench         (runColdBench on the benchmark's stack)
 // Each process is also measured from a single-file bundle (`deno bundle`, like the eszip the
 // Supabase edge runtime deploys: no per-module resolution at start), BENCH_COLD_BUNDLED=0 skips it.
+// BENCH_COLD_BASELINE=<dir of another checkout> adds each function as served from that checkout
+// ("<name> (baseline)"), in the same alternating rounds: before/after figures from one run. The
+// checkout needs its own node_modules (a symlink to this one's will do).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,6 +29,8 @@ interface ColdTarget {
   /** Deno script and arguments. */
   argv: string[];
   request: (origin: string) => { url: string; init: RequestInit };
+  /** Directory to run in (default: this checkout). */
+  cwd?: string;
 }
 
 type Ctx = { user: string; service: string; distributorId: string; verifyToken: string };
@@ -61,7 +66,7 @@ async function coldStart(t: ColdTarget, env: Record<string, string>): Promise<{ 
   const origin = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const child = spawn(denoBin, [...DENO_RUN_FLAGS, ...t.argv], {
-    cwd: root,
+    cwd: t.cwd ?? root,
     env: { ...env, PORT: String(port), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
     stdio: ["ignore", "ignore", "ignore"],
   });
@@ -100,15 +105,19 @@ export async function runColdBench(o: { databaseUrl: string; env: Record<string,
   };
   const byName = routes(ctx);
   const only = process.env.BENCH_COLD_ONLY?.split(",");
+  const baseline = process.env.BENCH_COLD_BASELINE?.replace(/\/?$/, "/");
   const functions = readdirSync(`${root}functions`).filter((n) => existsSync(`${root}functions/${n}/index.ts`) && (!only || only.includes(n))).sort();
   const targets: ColdTarget[] = [
     { name: "bare: Deno + Hono hello", argv: ["scripts/bench-bare.ts", "hello"], request: (x) => ({ url: `${x}/`, init: {} }) },
     { name: "bare: Deno + Hono + postgres.js `select 1`", argv: ["scripts/bench-bare.ts", "select"], request: (x) => ({ url: `${x}/`, init: {} }) },
-    ...functions.map((n) => ({
-      name: n,
-      argv: [`functions/${n}/index.ts`],
-      request: byName[n] ?? ((x: string) => ({ url: `${x}/${n}/openapi.json`, init: {} })),
-    })),
+    ...functions.flatMap((n) => {
+      const t: ColdTarget = {
+        name: n,
+        argv: [`functions/${n}/index.ts`],
+        request: byName[n] ?? ((x: string) => ({ url: `${x}/${n}/openapi.json`, init: {} })),
+      };
+      return baseline && existsSync(`${baseline}${t.argv[0]}`) ? [t, { ...t, name: `${n} (baseline)`, cwd: baseline }] : [t];
+    }),
   ];
   const env = { ...o.env, LOG_LEVEL: "warn" };
   const bundleDir = mkdtempSync(join(tmpdir(), "cold-bundles-"));
@@ -117,7 +126,7 @@ export async function runColdBench(o: { databaseUrl: string; env: Record<string,
     targets.forEach((t, i) => {
       const out = join(bundleDir, `${i}.js`);
       try {
-        execFileSync(denoBin, ["bundle", "--quiet", "--platform=deno", t.argv[0], "-o", out], { cwd: root, stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
+        execFileSync(denoBin, ["bundle", "--quiet", "--platform=deno", t.argv[0], "-o", out], { cwd: t.cwd ?? root, stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
         bundled.push({ ...t, name: `${t.name} (bundled)`, argv: [out, ...t.argv.slice(1)] });
       } catch { /* not bundleable: measured unbundled only */ }
     });

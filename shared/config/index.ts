@@ -1,19 +1,23 @@
 // Environment parsed once, by one zod schema. Errors name the variable, never its value.
 // Each capability declares its variables in its own fragment (./<area>.ts) merged here, so
 // adding a function's settings is a change to its own file.
+//
+// Start-up cost: a variable's zod schema is built and run only when the variable is set; an
+// unset one takes its default without zod (./types.ts). When anything is wrong, the whole zod
+// object schema is built and parsed, so every error is reported exactly as that schema reports it.
 import { z } from "zod";
-import { bool, csv, int } from "./types.ts";
+import { bool, csv, int, lazy, type SchemaOf, type VarShape } from "./types.ts";
 import { aiConfig } from "./ai.ts";
 import { complianceConfig } from "./compliance.ts";
 import { oauthConfig } from "./oauth.ts";
 import { webhooksConfig } from "./webhooks.ts";
 
-export { bool, csv, int } from "./types.ts";
+export { bool, csv, int, lazy } from "./types.ts";
 
-const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "must be exactly 64 hexadecimal characters");
+const hex64 = () => z.string().regex(/^[0-9a-fA-F]{64}$/, "must be exactly 64 hexadecimal characters");
 
 /** `<version>:<64 hex>` entries, comma separated: master keys that reads still accept. */
-const previousKeys = z.string().transform((v, ctx) => {
+const previousKeys = () => z.string().transform((v, ctx) => {
   const out: { version: number; hex: string }[] = [];
   for (const part of v.split(",").map((s) => s.trim()).filter(Boolean)) {
     const m = /^(\d{1,6}):([0-9a-fA-F]{64})$/.exec(part);
@@ -26,50 +30,61 @@ const previousKeys = z.string().transform((v, ctx) => {
   return out;
 });
 
-export const configSchema = z.object({
-  DATABASE_URL: z.string().url().optional(),
-  SUPABASE_DB_URL: z.string().url().optional(),
-  DB_POOL_MAX: int(1, 100).default(4),
-  DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(10_000),
-  DB_PREPARE: bool.default(true),
+const url = () => z.string().url();
+const jwtSecret = () => z.string().min(32, "must be at least 32 characters");
+
+const configVars = {
+  DATABASE_URL: lazy(url).optional(),
+  SUPABASE_DB_URL: lazy(url).optional(),
+  DB_POOL_MAX: lazy(() => int(1, 100)).default(4),
+  DB_STATEMENT_TIMEOUT_MS: lazy(() => int(100, 600_000)).default(10_000),
+  DB_PREPARE: lazy(bool).default(true),
   // Each request's deadline for its database work: past it, 503 with Retry-After, nothing committed.
-  REQUEST_DEADLINE_MS: int(100, 120_000).default(5_000),
+  REQUEST_DEADLINE_MS: lazy(() => int(100, 120_000)).default(5_000),
 
-  SUPABASE_URL: z.string().url().optional(),
-  SUPABASE_JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  SUPABASE_JWKS_URL: z.string().url().optional(),
-  JWT_AUDIENCE: z.string().min(1).default("authenticated"),
+  SUPABASE_URL: lazy(url).optional(),
+  SUPABASE_JWT_SECRET: lazy(jwtSecret).optional(),
+  JWT_SECRET: lazy(jwtSecret).optional(),
+  SUPABASE_JWKS_URL: lazy(url).optional(),
+  JWT_AUDIENCE: lazy(() => z.string().min(1)).default("authenticated"),
 
-  SECRET_MASTER_KEY: hex64,
-  SECRET_MASTER_KEY_VERSION: int(1, 999_999).default(1),
-  SECRET_MASTER_KEY_PREVIOUS: previousKeys.default([]),
+  SECRET_MASTER_KEY: lazy(hex64),
+  SECRET_MASTER_KEY_VERSION: lazy(() => int(1, 999_999)).default(1),
+  SECRET_MASTER_KEY_PREVIOUS: lazy(previousKeys).default([]),
 
-  CORS_ALLOWED_ORIGINS: csv.default([]),
+  CORS_ALLOWED_ORIGINS: lazy(csv).default([]),
   // The client address (audit rows, limits) comes only from the header the platform's proxy sets.
-  CLIENT_IP_HEADER: z.string().regex(/^[a-z0-9-]{1,64}$/i, "must be a header name").default("x-forwarded-for"),
-  TRUSTED_PROXY_HOPS: int(1, 10).default(1),
+  CLIENT_IP_HEADER: lazy(() => z.string().regex(/^[a-z0-9-]{1,64}$/i, "must be a header name")).default("x-forwarded-for"),
+  TRUSTED_PROXY_HOPS: lazy(() => int(1, 10)).default(1),
   // Tokens living longer than this (exp - iat) are refused, whatever their signature.
-  JWT_MAX_LIFETIME_SECONDS: int(60, 30 * 24 * 3600).default(24 * 3600),
-  MAX_BODY_BYTES: int(1024, 10 * 1024 * 1024).default(64 * 1024),
-  SECRETS_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  JWT_MAX_LIFETIME_SECONDS: lazy(() => int(60, 30 * 24 * 3600)).default(24 * 3600),
+  MAX_BODY_BYTES: lazy(() => int(1024, 10 * 1024 * 1024)).default(64 * 1024),
+  SECRETS_RATE_LIMIT_PER_MINUTE: lazy(() => int(1, 1_000_000)).default(60),
+  LOG_LEVEL: lazy(() => z.enum(["debug", "info", "warn", "error", "silent"])).default("info"),
 
-  WHATSAPP_VERIFY_TOKEN: z.string().min(8).optional(),
-  WHATSAPP_APP_SECRET: csv.optional(),
-  GRAPH_API_BASE_URL: z.string().url().default("https://graph.facebook.com"),
-  GRAPH_API_VERSION: z.string().regex(/^v\d+\.\d+$/).default("v21.0"),
-  GRAPH_API_TIMEOUT_MS: int(100, 60_000).default(10_000),
-  REQUIRE_MFA_FOR_ADMIN_ACTIONS: bool.default(true),
-  MESSAGES_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(100),
+  WHATSAPP_VERIFY_TOKEN: lazy(() => z.string().min(8)).optional(),
+  WHATSAPP_APP_SECRET: lazy(csv).optional(),
+  GRAPH_API_BASE_URL: lazy(url).default("https://graph.facebook.com"),
+  GRAPH_API_VERSION: lazy(() => z.string().regex(/^v\d+\.\d+$/)).default("v21.0"),
+  GRAPH_API_TIMEOUT_MS: lazy(() => int(100, 60_000)).default(10_000),
+  REQUIRE_MFA_FOR_ADMIN_ACTIONS: lazy(bool).default(true),
+  MESSAGES_RATE_LIMIT_PER_MINUTE: lazy(() => int(1, 1_000_000)).default(100),
 
   ...aiConfig,
   ...oauthConfig,
   ...complianceConfig,
   ...webhooksConfig,
-});
+} satisfies VarShape;
 
-export type RawConfig = z.infer<typeof configSchema>;
+const varEntries = Object.entries(configVars as VarShape);
+
+let schema: SchemaOf<typeof configVars> | undefined;
+/** The whole configuration as one zod object schema (built on first call: errors, tests). */
+export function configSchema(): SchemaOf<typeof configVars> {
+  return schema ??= z.object(Object.fromEntries(varEntries.map(([k, v]) => [k, v.schema()]))) as SchemaOf<typeof configVars>;
+}
+
+export type RawConfig = z.infer<SchemaOf<typeof configVars>>;
 export interface Config extends Omit<RawConfig, "DATABASE_URL" | "SUPABASE_DB_URL" | "SUPABASE_JWT_SECRET" | "JWT_SECRET"> {
   databaseUrl: string;
   jwtSecret?: string;
@@ -86,19 +101,11 @@ export class ConfigError extends Error {
 /** Parse `env` (e.g. Deno.env.toObject() or process.env). Empty strings count as unset. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned: Record<string, string> = {};
-  for (const key of Object.keys(configSchema.shape)) {
+  for (const [key] of varEntries) {
     const v = env[key];
     if (v !== undefined && v.trim() !== "") cleaned[key] = v.trim();
   }
-  const parsed = configSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const names = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
-    const detail = parsed.error.issues
-      .map((i) => `${String(i.path[0])} ${i.code === "invalid_type" ? "is required" : i.message}`)
-      .join("; ");
-    throw new ConfigError(names, detail);
-  }
-  const c = parsed.data;
+  const c = parseVariables(cleaned);
   const databaseUrl = c.DATABASE_URL ?? c.SUPABASE_DB_URL;
   if (!databaseUrl) throw new ConfigError(["DATABASE_URL"], "DATABASE_URL is required (or SUPABASE_DB_URL)");
   const jwtSecret = c.SUPABASE_JWT_SECRET ?? c.JWT_SECRET;
@@ -111,4 +118,45 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const { DATABASE_URL: _d, SUPABASE_DB_URL: _s, SUPABASE_JWT_SECRET: _j, JWT_SECRET: _k, ...rest } = c;
   return { ...rest, databaseUrl, jwtSecret, jwksUrl };
+}
+
+/** zod's shallow copy of a default (`.default([])` gives each parse its own array). */
+function shallowClone<T>(value: T): T {
+  if (Array.isArray(value)) return [...value] as T;
+  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) return { ...value };
+  return value;
+}
+
+/**
+ * What `configSchema().safeParse(cleaned)` gives, without building the schemas of unset variables:
+ * each set variable is parsed by its own schema (as the object parses it); an unset one is left
+ * out or takes its default. At the first failure, the whole object is parsed instead, so the
+ * ConfigError is exactly the object schema's: every bad variable, in the same words.
+ */
+export function parseVariables(cleaned: Record<string, string>): RawConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of varEntries) {
+    if (Object.hasOwn(cleaned, key)) {
+      const r = v.schema().safeParse(cleaned[key]);
+      if (!r.success) return parseWithObjectSchema(cleaned);
+      out[key] = r.data;
+    } else if (v.absent.kind === "default") {
+      out[key] = shallowClone(v.absent.value);
+    } else if (v.absent.kind === "required") {
+      return parseWithObjectSchema(cleaned);
+    }
+  }
+  return out as RawConfig;
+}
+
+function parseWithObjectSchema(cleaned: Record<string, string>): RawConfig {
+  const parsed = configSchema().safeParse(cleaned);
+  if (!parsed.success) {
+    const names = [...new Set(parsed.error.issues.map((i) => String(i.path[0])))];
+    const detail = parsed.error.issues
+      .map((i) => `${String(i.path[0])} ${i.code === "invalid_type" ? "is required" : i.message}`)
+      .join("; ");
+    throw new ConfigError(names, detail);
+  }
+  return parsed.data;
 }
