@@ -6,69 +6,75 @@
 // unset one takes its default without zod (./types.ts). When anything is wrong, the whole zod
 // object schema is built and parsed, so every error is reported exactly as that schema reports it.
 import { z } from "zod";
-import { bool, csv, int, lazy, type SchemaOf, type VarShape } from "./types.ts";
+import { bool, csv, int, lazy, matching, oneOf, SKIP, splitCsv, text, url, type SchemaOf, type VarShape } from "./types.ts";
 import { aiConfig } from "./ai.ts";
 import { complianceConfig } from "./compliance.ts";
 import { oauthConfig } from "./oauth.ts";
 import { webhooksConfig } from "./webhooks.ts";
 
-export { bool, csv, int, lazy } from "./types.ts";
+export { bool, csv, int, lazy, matching, num, oneOf, text, url } from "./types.ts";
 
-const hex64 = () => z.string().regex(/^[0-9a-fA-F]{64}$/, "must be exactly 64 hexadecimal characters");
+const hex64 = () => matching(/^[0-9a-fA-F]{64}$/, "must be exactly 64 hexadecimal characters");
 
-/** `<version>:<64 hex>` entries, comma separated: master keys that reads still accept. */
-const previousKeys = () => z.string().transform((v, ctx) => {
-  const out: { version: number; hex: string }[] = [];
-  for (const part of v.split(",").map((s) => s.trim()).filter(Boolean)) {
+type PreviousKey = { version: number; hex: string };
+/** The entries of SECRET_MASTER_KEY_PREVIOUS, or undefined at the first malformed one. */
+function parsePreviousKeys(v: string): PreviousKey[] | undefined {
+  const out: PreviousKey[] = [];
+  for (const part of splitCsv(v)) {
     const m = /^(\d{1,6}):([0-9a-fA-F]{64})$/.exec(part);
-    if (!m) {
-      ctx.addIssue({ code: "custom", message: "each entry must be <version>:<64 hexadecimal characters>" });
-      return z.NEVER;
-    }
+    if (!m) return undefined;
     out.push({ version: Number(m[1]), hex: m[2] });
   }
   return out;
-});
+}
 
-const url = () => z.string().url();
-const jwtSecret = () => z.string().min(32, "must be at least 32 characters");
+/** `<version>:<64 hex>` entries, comma separated: master keys that reads still accept. */
+const previousKeys = () =>
+  lazy(() => z.string().transform((v, ctx) => {
+    const keys = parsePreviousKeys(v);
+    if (keys) return keys;
+    ctx.addIssue({ code: "custom", message: "each entry must be <version>:<64 hexadecimal characters>" });
+    return z.NEVER;
+  }), (v) => parsePreviousKeys(v) ?? SKIP);
+
+const jwtSecret = () => text({ min: 32, message: "must be at least 32 characters" });
 
 const configVars = {
-  DATABASE_URL: lazy(url).optional(),
-  SUPABASE_DB_URL: lazy(url).optional(),
-  DB_POOL_MAX: lazy(() => int(1, 100)).default(4),
-  DB_STATEMENT_TIMEOUT_MS: lazy(() => int(100, 600_000)).default(10_000),
-  DB_PREPARE: lazy(bool).default(true),
+  DATABASE_URL: url().optional(),
+  SUPABASE_DB_URL: url().optional(),
+  DB_POOL_MAX: int(1, 100).default(4),
+  DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  DB_PREPARE: bool().default(true),
   // Each request's deadline for its database work: past it, 503 with Retry-After, nothing committed.
-  REQUEST_DEADLINE_MS: lazy(() => int(100, 120_000)).default(5_000),
+  REQUEST_DEADLINE_MS: int(100, 120_000).default(5_000),
 
-  SUPABASE_URL: lazy(url).optional(),
-  SUPABASE_JWT_SECRET: lazy(jwtSecret).optional(),
-  JWT_SECRET: lazy(jwtSecret).optional(),
-  SUPABASE_JWKS_URL: lazy(url).optional(),
-  JWT_AUDIENCE: lazy(() => z.string().min(1)).default("authenticated"),
+  SUPABASE_URL: url().optional(),
+  SUPABASE_JWT_SECRET: jwtSecret().optional(),
+  JWT_SECRET: jwtSecret().optional(),
+  SUPABASE_JWKS_URL: url().optional(),
+  JWT_AUDIENCE: text({ min: 1 }).default("authenticated"),
 
-  SECRET_MASTER_KEY: lazy(hex64),
-  SECRET_MASTER_KEY_VERSION: lazy(() => int(1, 999_999)).default(1),
-  SECRET_MASTER_KEY_PREVIOUS: lazy(previousKeys).default([]),
+  SECRET_MASTER_KEY: hex64(),
+  SECRET_MASTER_KEY_VERSION: int(1, 999_999).default(1),
+  SECRET_MASTER_KEY_PREVIOUS: previousKeys().default([]),
 
-  CORS_ALLOWED_ORIGINS: lazy(csv).default([]),
+  CORS_ALLOWED_ORIGINS: csv().default([]),
   // The client address (audit rows, limits) comes only from the header the platform's proxy sets.
-  CLIENT_IP_HEADER: lazy(() => z.string().regex(/^[a-z0-9-]{1,64}$/i, "must be a header name")).default("x-forwarded-for"),
-  TRUSTED_PROXY_HOPS: lazy(() => int(1, 10)).default(1),
+  CLIENT_IP_HEADER: matching(/^[a-z0-9-]{1,64}$/i, "must be a header name").default("x-forwarded-for"),
+  TRUSTED_PROXY_HOPS: int(1, 10).default(1),
   // Tokens living longer than this (exp - iat) are refused, whatever their signature.
-  JWT_MAX_LIFETIME_SECONDS: lazy(() => int(60, 30 * 24 * 3600)).default(24 * 3600),
-  MAX_BODY_BYTES: lazy(() => int(1024, 10 * 1024 * 1024)).default(64 * 1024),
-  SECRETS_RATE_LIMIT_PER_MINUTE: lazy(() => int(1, 1_000_000)).default(60),
-  LOG_LEVEL: lazy(() => z.enum(["debug", "info", "warn", "error", "silent"])).default("info"),
+  JWT_MAX_LIFETIME_SECONDS: int(60, 30 * 24 * 3600).default(24 * 3600),
+  MAX_BODY_BYTES: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  SECRETS_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
+  LOG_LEVEL: oneOf(["debug", "info", "warn", "error", "silent"]).default("info"),
 
-  WHATSAPP_VERIFY_TOKEN: lazy(() => z.string().min(8)).optional(),
-  WHATSAPP_APP_SECRET: lazy(csv).optional(),
-  GRAPH_API_BASE_URL: lazy(url).default("https://graph.facebook.com"),
-  GRAPH_API_VERSION: lazy(() => z.string().regex(/^v\d+\.\d+$/)).default("v21.0"),
-  GRAPH_API_TIMEOUT_MS: lazy(() => int(100, 60_000)).default(10_000),
-  REQUIRE_MFA_FOR_ADMIN_ACTIONS: lazy(bool).default(true),
-  MESSAGES_RATE_LIMIT_PER_MINUTE: lazy(() => int(1, 1_000_000)).default(100),
+  WHATSAPP_VERIFY_TOKEN: text({ min: 8 }).optional(),
+  WHATSAPP_APP_SECRET: csv().optional(),
+  GRAPH_API_BASE_URL: url().default("https://graph.facebook.com"),
+  GRAPH_API_VERSION: matching(/^v\d+\.\d+$/).default("v21.0"),
+  GRAPH_API_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  REQUIRE_MFA_FOR_ADMIN_ACTIONS: bool().default(true),
+  MESSAGES_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(100),
 
   ...aiConfig,
   ...oauthConfig,
@@ -137,6 +143,11 @@ export function parseVariables(cleaned: Record<string, string>): RawConfig {
   const out: Record<string, unknown> = {};
   for (const [key, v] of varEntries) {
     if (Object.hasOwn(cleaned, key)) {
+      const fast = v.fast?.(cleaned[key]) ?? SKIP;
+      if (fast !== SKIP) {
+        out[key] = fast;
+        continue;
+      }
       const r = v.schema().safeParse(cleaned[key]);
       if (!r.success) return parseWithObjectSchema(cleaned);
       out[key] = r.data;
