@@ -108,6 +108,7 @@ try {
   }
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const ratio = mean(rps.on) / mean(rps.off);
+  await deps.monitor.flush();
   const [{ counted }] = await sql`select coalesce(sum(hits), 0)::int as counted from private.security_counters where key like 'ip:198.51.100.%'`;
   console.log(`monitoring: ${counted} requests counted in private.security_counters during the "on" rounds`);
   console.log(`monitoring: off ${mean(rps.off).toFixed(0)} req/s, on ${mean(rps.on).toFixed(0)} req/s (${CONNECTIONS} concurrent, in-process, GET /distributors): ratio ${ratio.toFixed(3)} (target ≥ 0.85) ${ratio >= 0.85 ? "OK" : "BELOW TARGET"}`);

@@ -128,7 +128,7 @@ docsApp.onError((err, c) => {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
     // Queued log lines are written before exiting (shared/log writes in batches).
-    Promise.allSettled([deps.db.end(), flushLogs()]).finally(() => Deno.exit(0));
+    deps.monitor.flush().finally(() => Promise.allSettled([deps.db.end(), flushLogs()]).finally(() => Deno.exit(0)));
   });
 }
 

@@ -4,9 +4,6 @@
 // sets role + claims (and takes a rate-limit hit), then the caller's statements, all written
 // before the first reply is read; the common case costs two round trips (that batch, COMMIT).
 //
-// The security monitor's per-client-IP count rides on a request's first transaction or statement
-// (shared/security/count.ts): no round trip of its own.
-//
 // asUser is the hot-path alternative: one statement calling a private.* function that takes the
 // rate-limit hit and switches role + claims itself (private.begin_user_request), so the
 // statement's implicit transaction is the request's transaction. One statement needs no reserved
@@ -25,7 +22,6 @@ import type { JWTPayload } from "jose";
 import { currentDeadline, DeadlineExceeded, type Deadline } from "../http/deadline.ts";
 import { ApiError } from "../http/errors.ts";
 import { isUuid } from "../uuid/index.ts";
-import { BLOCKED_SQLSTATE, countRequest, ipCountStatement, type ClientCount } from "../security/count.ts";
 
 export type Sql = postgres.Sql;
 /** A connection inside a transaction; tagged templates only. */
@@ -37,7 +33,7 @@ export interface DbOptions {
   statementTimeoutMs?: number;
   /** false behind Supabase's transaction pooler (port 6543). */
   prepare?: boolean;
-  /** Sees every statement as it is sent, with its connection's number (tests count round trips). */
+  /** Sees every statement as it is sent, with its connection's number (tests count statements). */
   onStatement?: (connection: number, query: string) => void;
 }
 
@@ -119,21 +115,6 @@ function rateLimitError(err: unknown, rule: RateLimitRule): ApiError | null {
     "Retry-After": String(retry),
     ...rateLimitHeaders({ limit: rule.limit, remaining: 0, reset: retry }),
   });
-}
-
-/** A blocked client address (shared/security/count.ts): 429 with the seconds it must still wait. */
-function blockedError(err: unknown): ApiError | null {
-  const e = err as { code?: string; detail?: string };
-  if (e?.code !== BLOCKED_SQLSTATE) return null;
-  return new ApiError("rate_limited", { "Retry-After": String(Math.max(1, Number(e.detail) || 1)) }, "client address blocked");
-}
-
-/** The request's client count when it has not gone out with a statement yet (it is now). */
-function takeCount(d: Deadline | undefined): ClientCount | undefined {
-  const count = d?.clientCount;
-  if (count?.state !== "pending") return undefined;
-  count.state = "sent";
-  return count;
 }
 
 function reportRateLimit(o: RunOptions, hit: RateLimitHit): void {
@@ -262,21 +243,13 @@ export function createDb(opts: DbOptions): Db {
       ? conn``
       : conn`, set_config('statement_timeout', ${String(Math.max(1, Math.ceil(d.remaining())))}, true),
           set_config('idle_in_transaction_session_timeout', ${String(Math.ceil(d.remaining()) + 1000)}, true)`;
-    // The request's client count (shared/security/count.ts) goes first, as its own autocommit
-    // statement in the same write; the set-up refuses a blocked address before the route acts.
-    const count = takeCount(d);
-    if (count) {
-      ipCountStatement(conn, count).execute()
-        .then(([r]) => ((count.state = "counted"), (count.wait = r.wait)), noop); // failed: the monitor counts again
-    }
-    const refuse = count ? conn`, private.security_refuse(${count.key})` : conn``;
     // Written in this order on one connection before any reply is read; replies come back in order.
     // BEGIN also hands over postgres.js' connection object, to destroy it if the request is given up.
     const begin = conn.unsafe("begin", [], { onexecute: (c: RawConnection) => ((raw = c), true) } as postgres.UnsafeQueryOptions).execute();
     const setup = (claims
       ? conn<{ rl: RateLimitHit }[]>`select set_config('role', 'edge_user', true),
-          set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), ${limit}${refuse}${timeouts}`
-      : conn<{ rl: RateLimitHit }[]>`select ${limit}${refuse}${timeouts}`).execute();
+          set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), ${limit}${timeouts}`
+      : conn<{ rl: RateLimitHit }[]>`select ${limit}${timeouts}`).execute();
     const ready = Promise.all([begin, setup]);
     ready.catch(noop); // observed below; avoid an unhandled rejection meanwhile
     const destroy = () => {
@@ -357,7 +330,7 @@ export function createDb(opts: DbOptions): Db {
       }
       if (err instanceof ApiError) throw err;
       if ((err as { code?: string })?.code === QUERY_CANCELED) throw unavailable("statement timed out", err);
-      throw blockedError(err) || (rule && rateLimitError(err, rule)) || err;
+      throw (rule && rateLimitError(err, rule)) || err;
     } finally {
       closed.value = true;
       // postgres.js already moved a lost connection to its closed queue, and a destroyed one
@@ -374,18 +347,14 @@ export function createDb(opts: DbOptions): Db {
     const d = currentDeadline();
     if (d && d.remaining() < marginOf(d)) throw unavailable("deadline passed before the statement");
     const rule = o.rateLimit;
-    // The client count rides in the statement; it is rolled back with it when the statement fails.
-    const count = takeCount(d);
     const request = sql.json({
       claims: { ...user.claims, sub: user.id } as postgres.JSONValue,
       rateLimit: rule ? { key: rule.key, limit: rule.limit, windowSeconds: rule.windowSeconds } : null,
       requireSession: o.requireSession ?? false,
-      ...(count ? { security: countRequest(count) } : {}),
     });
     const work = build(sql, request);
     try {
       const rows = await within(work, d);
-      if (count) (count.state = "counted"), (count.wait = 0);
       reportRateLimit(o, rows[0]?.rate_limit);
       return rows;
     } catch (err) {
@@ -399,7 +368,7 @@ export function createDb(opts: DbOptions): Db {
       const code = (err as { code?: string })?.code;
       if (code === QUERY_CANCELED) throw unavailable("statement timed out", err);
       if (code === SESSION_GONE) throw new ApiError("unauthorized", {}, "session no longer exists");
-      throw blockedError(err) || (rule && rateLimitError(err, rule)) || err;
+      throw (rule && rateLimitError(err, rule)) || err;
     }
   }
 

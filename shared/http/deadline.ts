@@ -7,7 +7,6 @@
 // not count: those calls have their own timeouts, and the database budget starts again after them.
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Context, MiddlewareHandler } from "hono";
-import type { ClientCount } from "../security/count.ts";
 
 /** Thrown (rejected) when a request's deadline has passed. */
 export class DeadlineExceeded extends Error {
@@ -53,12 +52,6 @@ function track(d: Deadline): void {
 export class Deadline {
   /** performance.now() at which the budget runs out. */
   at: number;
-  /**
-   * The request's per-client-IP count, for shared/db to fold into the request's first database
-   * round trip (shared/security/count.ts). The deadline is the one request-scoped object that
-   * reaches shared/db; a second AsyncLocalStorage would cost every request.
-   */
-  clientCount: ClientCount | undefined = undefined;
   #expired: Promise<never> | undefined;
   #reject: ((e: DeadlineExceeded) => void) | undefined;
   #done = false;

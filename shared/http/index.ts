@@ -195,8 +195,8 @@ export function createFunctionApp(opts: HttpOptions, api: Router, docInfo: { tit
     onLate: (c) => opts.logger.error("request.deadline", { requestId: c.get("requestId"), fn: opts.name, status: 503 }),
   });
   const limit = bodyLimitMiddleware(opts.maxBodyBytes);
-  // Per-client-IP counting, blocks and incidents (shared/security/monitor.ts): one statement per
-  // request, carried by the request's first database round trip.
+  // Per-client-IP counting, blocks and incidents (shared/security/monitor.ts): counted in memory,
+  // added to the database in batches; failures cost a statement each.
   const monitored = opts.monitor?.middleware(opts.name);
 
   // The whole frame is ONE middleware (issue 10: seven hono middlewares cost more than the work

@@ -17,14 +17,18 @@ declare const Deno: {
  * the instance stops. The edge runtime sends beforeunload/unload; a process of its own gets SIGTERM.
  */
 export function flushLogsOnShutdown(): void {
-  globalThis.addEventListener("beforeunload", () => void flushLogs());
+  globalThis.addEventListener("beforeunload", () => void flushAll());
   globalThis.addEventListener("unload", () => flushLogsSync());
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     try {
-      Deno.addSignalListener(signal, () => void flushLogs().finally(() => Deno.exit(0)));
+      Deno.addSignalListener(signal, () => void flushAll().finally(() => Deno.exit(0)));
     } catch { /* not offered by this runtime: unload still flushes */ }
   }
 }
+
+/** What else is written when the instance stops (the security monitor's request counts). */
+const beforeStop: (() => Promise<unknown>)[] = [];
+const flushAll = () => Promise.allSettled([...beforeStop.map((f) => f()), flushLogs()]);
 
 // deno-lint-ignore no-explicit-any
 /** Never let a stray rejected promise take the whole server down; log its class only. */
@@ -42,7 +46,9 @@ export async function serveFunction(name: string, createApp: (deps: Deps) => Hon
   // The Supabase edge runtime ignores the port; it matters when an entry runs on its own.
   const port = Number(Deno.env.toObject().PORT ?? 8000);
   try {
-    const app = createApp(await depsFromEnv(Deno.env.toObject()));
+    const deps = await depsFromEnv(Deno.env.toObject());
+    beforeStop.push(() => deps.monitor.flush());
+    const app = createApp(deps);
     Deno.serve({ port }, (req) => app.fetch(req));
   } catch (err) {
     const detail = err instanceof ConfigError ? err.message : "start-up failed";

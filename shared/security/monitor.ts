@@ -1,20 +1,17 @@
 // Security monitoring on every function (seed "Threat Detection"), mounted by createFunctionApp:
 //
 // - Every request from a client IP (clientIp(c): the platform's trusted header only) is counted
-//   once by private.security_count in a fixed 5-minute window, which answers whether the address
-//   is blocked. The count rides on the request's first database round trip (shared/db, see
-//   ./count.ts); a request that reaches no database, or whose only statement failed, is counted
-//   here after the route. More than SECURITY_IP_LIMIT requests → a security_incidents row
-//   (rate_anomaly, high: also POSTed to SECURITY_ALERT_WEBHOOK_URL) and a block of
-//   SECURITY_BLOCK_SECONDS, answered 429 {"error": "Too many requests"} with Retry-After on every
-//   function: by the database before the route's statements act, and by this middleware before
-//   the route for an address this instance already knows is blocked. Requests without a client
-//   address (local calls) are not counted.
+//   in a fixed 5-minute window, in memory and added to PostgreSQL in batches (./request-counts.ts:
+//   no statement of its own on a request's path). More than SECURITY_IP_LIMIT requests → a
+//   security_incidents row (rate_anomaly, high: also POSTed to SECURITY_ALERT_WEBHOOK_URL) and a
+//   block of SECURITY_BLOCK_SECONDS, answered 429 {"error": "Too many requests"} with Retry-After
+//   on every function, before the route. Requests without a client address (local calls) are not
+//   counted.
 // - SECURITY_TRUSTED_IPS (CIDRs) are never counted or blocked.
 // - Meta's signed traffic is never counted or blocked: a POST to webhook-whatsapp whose
 //   X-Hub-Signature-256 verifies with WHATSAPP_APP_SECRET passes; a wrong signature is counted
 //   like anything else.
-// - After the answer (failures only, so the common path stays at one statement): 401s count per
+// - After the answer (failures only, one statement each): 401s count per
 //   IP and per token subject (auth_failures), 403/404 to a signed-in user count as probing of
 //   other tenants' ids (tenant_probing), and known scanner user agents open bad_user_agent.
 //   Incidents carry ids, counts and the function name, never bodies or tokens.
@@ -27,16 +24,15 @@ import { clientIp, type AppEnv } from "../http/index.ts";
 import type { Logger } from "../log/index.ts";
 import { isUuid } from "../uuid/index.ts";
 import { base64UrlToText } from "../encoding/index.ts";
-import { currentDeadline } from "../http/deadline.ts";
-import { ipCountStatement, WINDOW_SECONDS, type ClientCount } from "./count.ts";
+import { RequestCounter, WINDOW_SECONDS } from "./request-counts.ts";
 
 export { WINDOW_SECONDS };
-/** Addresses this instance has seen blocked, at most this many (the oldest are forgotten first). */
-const KNOWN_BLOCKS_MAX = 10_000;
 
 export interface RequestMonitor {
   /** The middleware for function `name`. */
   middleware(name: string): MiddlewareHandler;
+  /** Add the requests counted in memory to the database now (tests, shutdown). */
+  flush(): Promise<void>;
 }
 /** 401s per IP (and per token subject) in a window before an auth_failures incident. */
 export const AUTH_FAILURE_LIMIT = 20;
@@ -109,29 +105,9 @@ export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
   const trusted = parseTrusted(d.config.SECURITY_TRUSTED_IPS);
   const metaSecrets = d.config.WHATSAPP_APP_SECRET ?? [];
 
-  /** Blocked addresses seen by this instance → performance.now() until which they are blocked. */
-  const knownBlocks = new Map<string, number>();
-  function remember(ip: string, wait: number): void {
-    knownBlocks.delete(ip);
-    if (wait <= 0) return;
-    if (knownBlocks.size >= KNOWN_BLOCKS_MAX) knownBlocks.delete(knownBlocks.keys().next().value!);
-    knownBlocks.set(ip, performance.now() + wait * 1000);
-  }
-
-  /** The request's client count on its own statement (when no route statement carried it). Fails open. */
-  async function countAlone(clientCount: ClientCount): Promise<number> {
-    try {
-      const [r] = await ipCountStatement(d.db.sql, clientCount);
-      clientCount.state = "counted";
-      clientCount.wait = r.wait;
-      return r.wait;
-    } catch (err) {
-      d.logger.warn("security.count_failed", { type: "rate_anomaly", errorCode: String((err as { code?: string })?.code ?? "") });
-      return 0;
-    }
-  }
-
-  const blocked = (wait: number) => new ApiError("rate_limited", { "Retry-After": String(wait) }, "client address blocked");
+  const requests = new RequestCounter({
+    db: d.db, logger: d.logger, limit: d.config.SECURITY_IP_LIMIT, blockSeconds: d.config.SECURITY_BLOCK_SECONDS,
+  });
 
   /** One counting statement of another incident type; answers the seconds to wait (0: go ahead). Fails open. */
   async function count(key: string, ip: string, user: string | null, type: string, severity: string, limit: number, block: number, details: Record<string, unknown>) {
@@ -159,31 +135,15 @@ export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
           } catch { /* an unreadable body is not Meta's */ }
           if (signed) return await next();
         }
-        const clientCount: ClientCount = {
-          key: `ip:${ip}`, ip, limit: d.config.SECURITY_IP_LIMIT, blockSeconds: d.config.SECURITY_BLOCK_SECONDS, details: { fn },
-          state: "pending", wait: 0,
-        };
-        // An address this instance knows is blocked is refused before the route (counted, and
-        // the database has the last word: a lifted or expired block lets the request through).
-        const until = knownBlocks.get(ip);
-        if (until !== undefined && until > performance.now()) {
-          const wait = await countAlone(clientCount);
-          remember(ip, wait);
-          if (wait > 0) throw blocked(wait);
-        }
-        const deadline = currentDeadline();
-        if (deadline) deadline.clientCount = clientCount; // shared/db folds it into the first round trip
+        const wait = await requests.hit(ip, fn);
+        if (wait > 0) throw new ApiError("rate_limited", { "Retry-After": String(wait) }, "client address blocked");
         const agent = badUserAgent(c.req.header("user-agent"));
         if (agent) await count(`ua:${ip}`, ip, null, "bad_user_agent", "medium", 0, 0, { fn, agent });
         await next();
-        if (deadline) deadline.clientCount = undefined;
-        const wait = clientCount.state === "counted" ? clientCount.wait : await countAlone(clientCount);
-        remember(ip, wait);
-        // A route that reached no database answered first: a blocked address still gets the 429.
-        if (wait > 0) throw blocked(wait);
         await countFailures(c, fn, ip);
       };
     },
+    flush: () => requests.flush(),
   };
 
   /** What counts after the answer: failures only, so the common path costs nothing more. */

@@ -2,7 +2,7 @@
 -- only the server's login role may call them, and inside them RLS decides as the user named
 -- by the claims. Run with tests/db/run-pgtap.ts (pg_prove), in one rolled-back transaction.
 begin;
-select plan(39);
+select plan(31);
 
 insert into auth.users (id, email) values
   ('a1000000-0000-4000-8000-00000000a11c', 'alice-one@pgtap.test'),
@@ -87,23 +87,6 @@ select is((select count(*)::int from public.secret_audit_logs where user_id = 'a
 select throws_ok(
   $$select * from private.read_user_secret('{"claims":{"role":"authenticated"}}', 'openai_api_key_encrypted', null, null)$$,
   '22023', null, 'claims without a subject are refused');
-
--- ---------------------------------------------------------------- the security monitor's count
--- (20261202004300_security_count_folded.sql): counted inside the request's statement, refused
--- with P0439 (seconds to wait in the detail) while the address is blocked.
-reset role;
-select ok(not has_function_privilege(r, 'private.security_refuse(text)', 'execute'), r || ' cannot execute security_refuse')
-  from unnest(array['anon', 'authenticated', 'service_role', 'edge_user']) r;
-select lives_ok($$select private.security_refuse('ip:192.0.2.200')$$, 'an address never seen is not refused');
-select lives_ok(
-  $$select private.begin_user_request('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"},"security":{"key":"ip:192.0.2.200","ip":"192.0.2.200","limit":100,"windowSeconds":300,"blockSeconds":900,"details":{"fn":"pgtap"}}}')$$,
-  'begin_user_request counts the request''s address');
-reset role;
-select is((select hits from private.security_counters where key = 'ip:192.0.2.200'), 1, 'the count is taken in the statement');
-update private.security_counters set blocked_until = now() + interval '10 minutes' where key = 'ip:192.0.2.200';
-select throws_ok(
-  $$select private.begin_user_request('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"},"security":{"key":"ip:192.0.2.200","ip":"192.0.2.200","limit":100,"windowSeconds":300,"blockSeconds":900,"details":{"fn":"pgtap"}}}')$$,
-  'P0439', 'client address blocked', 'a blocked address is refused inside the statement');
 
 select * from finish();
 rollback;

@@ -86,19 +86,22 @@ describe("per-IP limit", () => {
     expect(row.hits).toBe(1);
   });
 
-  test("trusted addresses (SECURITY_TRUSTED_IPS) are never counted or blocked; requests without an address are not counted", async ({ sql, get }) => {
+  test("trusted addresses (SECURITY_TRUSTED_IPS) are never counted or blocked; requests without an address are not counted", async ({ deps, sql, get }) => {
     for (let i = 0; i < LIMIT * 3; i++) expect((await get("distributors", "", "192.0.2.77")).status).toBe(401);
     for (let i = 0; i < LIMIT * 2; i++) expect((await get("distributors", "", "2001:db8::1")).status).toBe(401);
+    await deps.monitor.flush();
     expect(await sql`select 1 from private.security_counters where key like '%192.0.2.77' or key like '%2001:db8::1'`).toHaveLength(0);
     const before = await sql`select count(*)::int as n from private.security_counters`;
     for (let i = 0; i < 3; i++) await get("distributors", "", null);
+    await deps.monitor.flush();
     expect((await sql`select count(*)::int as n from private.security_counters`)[0].n).toBe(before[0].n);
   });
 
-  test("the address comes from the platform's hop only: a client-written X-Forwarded-For entry is not the one counted", async ({ sql, get }) => {
+  test("the address comes from the platform's hop only: a client-written X-Forwarded-For entry is not the one counted", async ({ deps, sql, get }) => {
     const real = newIp();
     const forged = newIp();
     await get("distributors", "", `${forged}, ${real}`);
+    await deps.monitor.flush();
     expect(await sql`select key from private.security_counters where key in (${`ip:${real}`}, ${`ip:${forged}`})`).toEqual([{ key: `ip:${real}` }]);
   });
 });
@@ -119,7 +122,7 @@ describe("Meta's signed traffic", () => {
     await expectError(wrong, 429, "Too many requests");
   });
 
-  test("signed deliveries are not counted at all (a busy Meta address never becomes an incident)", async ({ sql, apps, incidents }) => {
+  test("signed deliveries are not counted at all (a busy Meta address never becomes an incident)", async ({ deps, sql, apps, incidents }) => {
     const ip = newIp();
     const body = JSON.stringify({ object: "whatsapp_business_account", entry: [] });
     for (let i = 0; i < LIMIT * 2; i++) {
@@ -128,6 +131,7 @@ describe("Meta's signed traffic", () => {
       });
       expect(res.status).toBe(200);
     }
+    await deps.monitor.flush();
     expect(await incidents(ip)).toHaveLength(0);
     expect(await sql`select 1 from private.security_counters where key = ${`ip:${ip}`}`).toHaveLength(0);
   });
