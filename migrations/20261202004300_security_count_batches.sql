@@ -60,3 +60,13 @@ as $$
   order by b.n
 $$;
 revoke execute on function private.security_add_requests(jsonb, integer, integer, integer) from public;
+
+-- One event at a time (the failure counts): the same rules, so one body holds them.
+create or replace function private.security_count(
+  p_key text, p_ip inet, p_user uuid, p_type text, p_severity text, p_limit integer, p_window_seconds integer,
+  p_block_seconds integer, p_details jsonb)
+returns integer
+language sql security definer set search_path = ''
+as $$
+  select wait from private.security_add(p_key, p_ip, p_user, p_type, p_severity, 1, p_limit, p_window_seconds, p_block_seconds, p_details)
+$$;
