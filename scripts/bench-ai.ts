@@ -12,7 +12,14 @@
 //    (2 retries with full-jitter backoff from 250 ms, then anthropic), and once the primary is in
 //    cooldown (skipped after AI_FAILURE_THRESHOLD failures in a row).
 //
-//   npm run bench:ai            (or: npx tsx scripts/bench-ai.ts [--seconds 10] [--connections 10])
+//   npm run bench:ai            (or: npx tsx scripts/bench-ai.ts [--seconds 10] [--connections 10] [--rounds 2])
+//
+// Every /suggest round also reports the CPU one suggest cost the Deno server and PostgreSQL
+// (/proc ticks over the round / requests). Options for comparing and shortening:
+//   --baseline <checkout>   a second server started from another checkout (e.g. a `git worktree`
+//                           of the previous commit, node_modules linked) on the same database;
+//                           its rounds alternate with this checkout's: before/after in one run
+//   --quick                 only part 1 (no streaming or fallback measurements)
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
@@ -24,7 +31,7 @@ import { createDeps } from "../shared/runtime/deps.ts";
 import { createDistributor } from "../shared/tenancy/index.ts";
 import { startFakeProviders } from "../tests/ai/fake-providers.ts";
 import { exitOnSignals } from "./db/server.ts";
-import { cpuMeter, postgresPids, startBenchStack } from "./lib/bench-stack.ts";
+import { cpuMeter, cpuTicks, postgresPids, startBenchStack } from "./lib/bench-stack.ts";
 import { denoBin, DENO_RUN_FLAGS, root, waitForHttp } from "./lib/deno.ts";
 import { spawn } from "node:child_process";
 import { freePort } from "./db/server.ts";
@@ -60,11 +67,15 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "10" }, connections: { type: "string", default: "10" }, samples: { type: "string", default: "40" },
     diagnose: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    rounds: { type: "string", default: "2" },
+    quick: { type: "boolean", default: false },
+    baseline: { type: "string" },
   },
 });
 const SECONDS = Number(args.seconds);
 const CONNECTIONS = Number(args.connections);
 const SAMPLES = Number(args.samples);
+const ROUNDS = Number(args.rounds);
 
 /** One load run in its own process (asynchronously: the fake provider answers from this one). */
 async function load(spec: LoadSpec): Promise<LoadResult> {
@@ -134,23 +145,30 @@ async function diagnose(sql: postgres.Sql, stack: Awaited<ReturnType<typeof star
   const logFile = `${dir.replace(/\/data$/, "")}/log`;
   const { readFileSync } = await import("node:fs");
   const before = readFileSync(logFile, "utf8").length;
-  await sql`alter system set log_statement = 'all'`;
+  await sql`alter system set log_min_duration_statement = 0`; // every statement and protocol step, with its duration
   await sql`select pg_reload_conf()`;
   await new Promise((r) => setTimeout(r, 200));
   const N = 20;
   for (let i = 0; i < N; i++) await (await suggest()).arrayBuffer();
-  await sql`alter system reset log_statement`;
+  await sql`alter system reset log_min_duration_statement`;
   await sql`select pg_reload_conf()`;
   // A log entry starts with a timestamp; a multi-line statement continues on the lines after it.
-  const lines = readFileSync(logFile, "utf8").slice(before).split(/\n(?=\d{4}-\d\d-\d\d )/)
-    .filter((l) => /LOG:\s+(statement|execute)/.test(l) && !/log_statement|pg_reload_conf/.test(l));
-  const kinds = new Map<string, number>();
-  for (const l of lines) {
-    const k = l.replace(/^.*?(statement|execute [^:]*):\s*/, "").replace(/\s+/g, " ").slice(0, 90);
-    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  const entries = readFileSync(logFile, "utf8").slice(before).split(/\n(?=\d{4}-\d\d-\d\d )/)
+    .filter((l) => /LOG:\s+duration: [\d.]+ ms\s+(statement|execute|bind|parse)/.test(l) && !/log_min_duration_statement|pg_reload_conf/.test(l));
+  const kinds = new Map<string, { n: number; ms: number }>();
+  let statements = 0;
+  for (const l of entries) {
+    const [, d, phase] = l.match(/duration: ([\d.]+) ms\s+(statement|execute|bind|parse)/)!;
+    if (phase === "statement" || phase === "execute") statements++;
+    const k = `${phase === "statement" ? "execute" : phase} ${l.replace(/^.*?duration: [\d.]+ ms\s+(statement|execute [^:]*|bind [^:]*|parse [^:]*):\s*/, "").replace(/\s+/g, " ").slice(0, 80)}`;
+    const e = kinds.get(k) ?? { n: 0, ms: 0 };
+    e.n++;
+    e.ms += Number(d);
+    kinds.set(k, e);
   }
-  console.log(`diagnose: ${(lines.length / N).toFixed(1)} statements per request:`);
-  for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`  ${(n / N).toFixed(2)} × ${k}`);
+  const total = [...kinds.values()].reduce((s, e) => s + e.ms, 0);
+  console.log(`diagnose: ${(statements / N).toFixed(1)} statements per request, ${(total / N).toFixed(3)} ms of server-side time (parse + bind + execute, sequential requests):`);
+  for (const [k, e] of [...kinds].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${(e.n / N).toFixed(2)} × ${(e.ms / e.n).toFixed(3)} ms  ${k}`);
 }
 
 /** The same load against a second server on the same database, run with `deno run --cpu-prof` (profile written into `dir`). */
@@ -171,6 +189,19 @@ async function profile(stack: Awaited<ReturnType<typeof startBenchStack>>, spec:
   console.log(`cpu-prof: ${r.rps.toFixed(0)} req/s p50 ${r.p50} ms under the profiler; profile in ${dir}`);
 }
 
+/** The same server from another checkout (`--baseline`), on the same database and environment. */
+async function startBaseline(stack: Awaited<ReturnType<typeof startBenchStack>>, dir: string) {
+  const port = await freePort();
+  const server = spawn(denoBin, [...DENO_RUN_FLAGS, "scripts/serve.ts"], {
+    cwd: dir, env: { ...stack.env, PORT: String(port), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" }, stdio: ["ignore", "ignore", "inherit"],
+  });
+  const stop = () => server.kill("SIGTERM");
+  process.on("exit", stop);
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/functions/v1/`, 60_000, server);
+  return { origin, server, stop };
+}
+
 async function main() {
   exitOnSignals();
   const fake = await startFakeProviders();
@@ -183,6 +214,7 @@ async function main() {
   });
   const sql = postgres(stack.db.url, { max: 2, onnotice: () => {} });
   const deps = await createDeps(loadConfig({ ...stack.env, DB_POOL_MAX: "2", LOG_LEVEL: "silent" }));
+  const baseline = args.baseline ? await startBaseline(stack, args.baseline) : undefined;
   try {
     // One distributor, one customer conversation with a few messages; CONNECTIONS members (OWNER
     // and MANAGERs, all with ai.view_suggestions), one virtual user per connection.
@@ -231,30 +263,61 @@ async function main() {
     if (args.diagnose) await diagnose(sql, stack, { url: suggestUrl, method: "POST", body: JSON.stringify({ message_id: messageId }), connections: CONNECTIONS, durationSeconds: SECONDS, headerSets }, suggest);
 
     // ------------------------------------------------------------ 1. throughput and added latency
+    const pgPort = Number(new URL(stack.db.url).port);
     const gw: LoadSpec = { url: suggestUrl, method: "POST", body: JSON.stringify({ message_id: messageId }), connections: CONNECTIONS, durationSeconds: SECONDS, headerSets };
     const direct: LoadSpec = { url: directUrl, method: "POST", body: sent.body, connections: CONNECTIONS, durationSeconds: SECONDS, headerSets: [directHeaders] };
-    await load({ ...gw, durationSeconds: 2 }); // warm-up (JIT, pool, caches)
-    await load({ ...direct, durationSeconds: 2 });
-    const rounds: { gw: LoadResult; direct: LoadResult }[] = [];
-    for (let r = 0; r < 2; r++) {
-      // Alternate the order so a drift of this shared machine's speed biases neither side.
-      const a = await (r % 2 ? load(direct) : load(gw));
-      const b = await (r % 2 ? load(gw) : load(direct));
-      rounds.push(r % 2 ? { direct: a, gw: b } : { gw: a, direct: b });
-    }
-    for (const [i, r] of rounds.entries()) {
-      for (const [k, v] of Object.entries(r)) {
-        if (v.non2xx || v.errors || v.timeouts) console.warn(`round ${i + 1} ${k}: ${v.non2xx} non-2xx, ${v.errors} errors, ${v.timeouts} timeouts`);
+    type Side = "gw" | "base" | "direct";
+    const specOf = (side: Side, connections: number): LoadSpec =>
+      side === "direct" ? { ...direct, connections } : side === "base" ? { ...gw, connections, url: gw.url.replace(stack.origin, baseline!.origin) } : { ...gw, connections };
+    const pidOf = (side: Side) => (side === "base" ? baseline!.server.pid! : stack.server.pid!);
+    /** CPU ticks per process: a backend that exits during the round loses its ticks but never counts negative. */
+    const ticks = (pids: number[]) => new Map(pids.map((p) => [p, cpuTicks(p)]));
+    const used = (a: Map<number, number>, b: Map<number, number>) => [...b].reduce((s, [p, t]) => s + Math.max(0, t - (a.get(p) ?? 0)), 0);
+    /** One load run; for a server side, the CPU one request cost it and PostgreSQL (ms). */
+    const measure = async (side: Side, connections: number) => {
+      const s0 = ticks([pidOf(side)]), p0 = ticks(postgresPids(pgPort));
+      const r = await load(specOf(side, connections));
+      const cpu = { server: used(s0, ticks([pidOf(side)])), postgres: used(p0, ticks(postgresPids(pgPort))) };
+      return { ...r, serverCpu: side === "direct" ? 0 : (cpu.server * 10) / r.requests, pgCpu: side === "direct" ? 0 : (cpu.postgres * 10) / r.requests };
+    };
+    type Measured = Awaited<ReturnType<typeof measure>>;
+    const sides: Side[] = baseline ? ["gw", "base", "direct"] : ["gw", "direct"];
+    for (const side of sides) await load({ ...specOf(side, CONNECTIONS), durationSeconds: 2 }); // warm-up (JIT, pool, caches)
+    const median = (xs: number[]) => pct(xs, 50);
+    const report = async (connections: number, rounds: number) => {
+      const got = new Map<Side, Measured[]>(sides.map((s) => [s, []]));
+      for (let r = 0; r < rounds; r++) {
+        // Rotate the order so a drift of this shared machine's speed biases no side.
+        const order = sides.map((_, i) => sides[(i + r) % sides.length]);
+        for (const side of order) got.get(side)!.push(await measure(side, connections));
       }
-      console.log(`round ${i + 1}: /suggest ${r.gw.rps.toFixed(0)} req/s p50 ${r.gw.p50} ms p99 ${r.gw.p99} ms | fake direct ${r.direct.rps.toFixed(0)} req/s p50 ${r.direct.p50} ms p99 ${r.direct.p99} ms`);
-    }
-    const best = rounds.reduce((a, b) => (b.gw.p50 - b.direct.p50 < a.gw.p50 - a.direct.p50 ? b : a));
-    const worst = rounds.reduce((a, b) => (b.gw.p50 - b.direct.p50 > a.gw.p50 - a.direct.p50 ? b : a));
-    const added = worst.gw.p50 - worst.direct.p50;
-    console.log(`suggest: added p50 ${best.gw.p50 - best.direct.p50}–${added} ms, added p99 ${worst.gw.p99 - worst.direct.p99} ms at ${CONNECTIONS} connections (target added p50 ≤ 5 ms): ${added <= 5 ? "OK" : "ABOVE TARGET"}`);
+      for (const [side, rs] of got) {
+        for (const [i, v] of rs.entries()) if (v.non2xx || v.errors || v.timeouts) console.warn(`${connections} conn round ${i + 1} ${side}: ${v.non2xx} non-2xx, ${v.errors} errors, ${v.timeouts} timeouts`);
+      }
+      const d = got.get("direct")!;
+      for (let i = 0; i < rounds; i++) {
+        const line = (side: Side, name: string) => {
+          const v = got.get(side)![i];
+          return `${name} ${v.rps.toFixed(0)} req/s p50 ${v.p50} ms p99 ${v.p99} ms (added p50 ${v.p50 - d[i].p50} ms; CPU/req server ${v.serverCpu.toFixed(2)} ms, PostgreSQL ${v.pgCpu.toFixed(2)} ms)`;
+        };
+        console.log(`${connections} conn, round ${i + 1}: ${line("gw", "/suggest")}${baseline ? ` | baseline ${line("base", "").trim()}` : ""} | fake direct ${d[i].rps.toFixed(0)} req/s p50 ${d[i].p50} ms p99 ${d[i].p99} ms`);
+      }
+      const summary = (side: Side) => {
+        const rs = got.get(side)!;
+        const added = rs.map((v, i) => v.p50 - d[i].p50);
+        return `added p50 ${Math.min(...added)}–${Math.max(...added)} ms (median ${median(added)}), p99 median ${median(rs.map((v) => v.p99))} ms, ` +
+          `${median(rs.map((v) => v.rps)).toFixed(0)} req/s, CPU/req server ${median(rs.map((v) => v.serverCpu)).toFixed(2)} ms + PostgreSQL ${median(rs.map((v) => v.pgCpu)).toFixed(2)} ms`;
+      };
+      console.log(`suggest at ${connections} connection(s), medians of ${rounds} rounds: ${summary("gw")}`);
+      if (baseline) console.log(`baseline at ${connections} connection(s), medians of ${rounds} rounds: ${summary("base")}`);
+      return got;
+    };
+    const ten = await report(CONNECTIONS, ROUNDS);
+    const addedTen = ten.get("gw")!.map((v, i) => v.p50 - ten.get("direct")![i].p50);
+    console.log(`suggest: worst added p50 ${Math.max(...addedTen)} ms at ${CONNECTIONS} connections (target added p50 ≤ 5 ms): ${Math.max(...addedTen) <= 5 ? "OK" : "ABOVE TARGET"}`);
     // The same at one connection: the gateway's own path length, without queueing behind others.
-    const one = { gw: await load({ ...gw, connections: 1 }), direct: await load({ ...direct, connections: 1 }) };
-    console.log(`suggest, 1 connection: /suggest ${one.gw.rps.toFixed(0)} req/s p50 ${one.gw.p50} ms p99 ${one.gw.p99} ms | fake direct p50 ${one.direct.p50} ms p99 ${one.direct.p99} ms → added p50 ${one.gw.p50 - one.direct.p50} ms`);
+    await report(1, ROUNDS);
+    if (args.quick) return;
 
     // ------------------------------------------------------------ 2. time to first byte, streamed
     fake.reset();
@@ -298,6 +361,7 @@ async function main() {
       `(${tries.toFixed(1)} primary attempts each: 2 retries, full-jitter backoff from AI_BACKOFF_BASE_MS=${loadConfig(stack.env).AI_BACKOFF_BASE_MS} ms)`);
     console.log(`fallback: primary in cooldown (${skipped ? "not called" : "STILL CALLED"}) p50 ${ms(pct(cooled, 50))} p99 ${ms(pct(cooled, 99))}`);
   } finally {
+    baseline?.stop();
     await sql.end();
     await deps.db.end();
     await stack.stop();

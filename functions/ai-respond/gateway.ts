@@ -73,7 +73,8 @@ interface Prepared {
   candidates: Candidate[];
   skipped: AttemptLog[];
   placeholders: Record<string, string>;
-  supplied: string[];
+  /** The PII values of the caller's unmasked input (computed only when an answer needs them). */
+  supplied: () => string[];
   request: (c: Candidate) => ChatRequest;
   /** USD reserved of the distributor's budget (null: nothing reserved). */
   reserved: number | null;
@@ -160,7 +161,7 @@ export class Gateway {
     }
     if (budgeted && candidates.length && !admission.ok) throw new ApiError("ai_budget_exceeded", {}, "monthly budget reached");
     return {
-      job, candidates, skipped, placeholders, supplied: suppliedValues([job.system, job.user]), started,
+      job, candidates, skipped, placeholders, supplied: () => suppliedValues([job.system, job.user]), started,
       reserved: budgeted && candidates.length ? admission.reserved : null,
       request: (c) => ({
         model: c.model, system, user, maxTokens: maxTokensOf(c),
@@ -266,7 +267,7 @@ export class Gateway {
   }
 
   private async succeeded(p: Prepared, r: EngineResult<unknown>, text: string, res: Omit<ChatResult, "text">): Promise<Answer> {
-    const pii = unexpectedPii(text, [...Object.values(p.placeholders), ...p.supplied]);
+    const pii = unexpectedPii(text, Object.values(p.placeholders), p.supplied);
     const flagged = pii.unexpected > 0;
     const cost = tokenCost(r.candidate.provider, r.candidate.model, res.inputTokens, res.outputTokens);
     const confidence = confidenceOf(res.finish, flagged);

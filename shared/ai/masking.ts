@@ -16,12 +16,22 @@ export { unmaskPii };
 
 const norm = (v: string) => v.toLowerCase().replace(/[^\p{L}\p{N}@]/gu, "");
 
-/** PII in `answer` whose value is not among `supplied` (what the caller's own input held). */
-export function unexpectedPii(answer: string, supplied: Iterable<string>): { containsPii: boolean; unexpected: number } {
+/**
+ * PII in `answer` whose value is not among `supplied` (what the caller's own input held).
+ * `more`, when given, is consulted only if some value is not in `supplied` (the same answer as
+ * passing both at once, without computing `more` for the common answer that holds no PII, or
+ * only PII the placeholders already name).
+ */
+export function unexpectedPii(answer: string, supplied: Iterable<string>, more?: () => Iterable<string>): { containsPii: boolean; unexpected: number } {
   const found = detectPii(answer);
-  const known = new Set([...supplied].map(norm));
-  const unexpected = found.filter((m) => !known.has(norm(answer.slice(m.start, m.end)))).length;
-  return { containsPii: found.length > 0, unexpected };
+  if (found.length === 0) return { containsPii: false, unexpected: 0 };
+  const known = new Set(Array.from(supplied, norm));
+  let rest = found.map((m) => norm(answer.slice(m.start, m.end))).filter((v) => !known.has(v));
+  if (rest.length && more) {
+    for (const v of more()) known.add(norm(v));
+    rest = rest.filter((v) => !known.has(v));
+  }
+  return { containsPii: true, unexpected: rest.length };
 }
 
 /** The values of every PII match in `texts` (the caller's input, for unexpectedPii). */

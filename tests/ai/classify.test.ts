@@ -75,6 +75,17 @@ describe("masking", () => {
     expect(unexpectedPii("Mail bob@example.net", ["ada@example.org"])).toEqual({ containsPii: true, unexpected: 1 });
   });
 
+  it("the further supplied values are read only when the first ones do not explain the answer, with the same verdict", () => {
+    let asked = 0;
+    const more = () => (asked++, ["bob@example.net"]);
+    expect(unexpectedPii("No personal data here", ["ada@example.org"], more)).toEqual({ containsPii: false, unexpected: 0 });
+    expect(unexpectedPii("Mail ada@example.org", ["ada@example.org"], more)).toEqual({ containsPii: true, unexpected: 0 });
+    expect(asked).toBe(0);
+    expect(unexpectedPii("Mail bob@example.net or ada@example.org", ["ada@example.org"], more)).toEqual({ containsPii: true, unexpected: 0 });
+    expect(unexpectedPii("Mail eve@example.com", ["ada@example.org"], more)).toEqual({ containsPii: true, unexpected: 1 });
+    expect(asked).toBe(2);
+  });
+
   it("stream unmasking holds a placeholder split across deltas until it is complete", () => {
     const ph = { "[EMAIL_1]": "ada@example.org", "[PHONE_1]": "+44 20 7946 0958" };
     const u = new StreamUnmasker(ph);
