@@ -29,8 +29,9 @@ describe("dev cron", () => {
     ], (l) => lines.push(l));
     await new Promise((r) => setTimeout(r, 200));
     stop();
+    await new Promise((r) => setTimeout(r, 100)); // a POST already on its way when stop() ran still lands
     const n = calls.length;
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 200)); // five periods of "works"
     server.close();
     expect(calls.length).toBe(n); // stopped
     expect(calls.filter((c) => c.path === "/functions/v1/works").length).toBeGreaterThanOrEqual(3);
