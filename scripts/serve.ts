@@ -127,8 +127,8 @@ docsApp.onError((err, c) => {
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => {
-    // Queued log lines are written before exiting (shared/log writes in batches).
-    deps.monitor.flush().finally(() => Promise.allSettled([deps.db.end(), flushLogs()]).finally(() => Deno.exit(0)));
+    // Queued log lines and request counts are written before exiting (both are written in batches).
+    Promise.allSettled([deps.monitor.flush(), flushLogs()]).then(() => deps.db.end()).finally(() => Deno.exit(0));
   });
 }
 

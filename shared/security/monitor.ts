@@ -26,8 +26,6 @@ import { isUuid } from "../uuid/index.ts";
 import { base64UrlToText } from "../encoding/index.ts";
 import { RequestCounter, WINDOW_SECONDS } from "./request-counts.ts";
 
-export { WINDOW_SECONDS };
-
 export interface RequestMonitor {
   /** The middleware for function `name`. */
   middleware(name: string): MiddlewareHandler;
@@ -161,4 +159,3 @@ export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
     }
   }
 }
-

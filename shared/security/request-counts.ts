@@ -66,7 +66,7 @@ export class RequestCounter {
     const estimate = added + (this.#inFlight.get(ip) ?? 0) + (pending?.hits ?? 1);
     if ((known !== undefined && known.blockedUntil > now) || estimate > this.o.limit) {
       await this.flush(); // the database decides
-      return this.wait(ip);
+      return this.#wait(ip);
     }
     if (this.#pending.size >= BATCH_MAX) void this.flush();
     else this.#schedule();
@@ -74,7 +74,7 @@ export class RequestCounter {
   }
 
   /** Seconds `ip` must still wait by the database's last answer (0: not blocked). */
-  wait(ip: string): number {
+  #wait(ip: string): number {
     const until = this.#known.get(ip)?.blockedUntil ?? 0;
     const left = until - performance.now();
     return left > 0 ? Math.max(1, Math.ceil(left / 1000)) : 0;
