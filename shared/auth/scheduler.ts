@@ -2,7 +2,9 @@
 // with `Authorization: Bearer <CRON_SECRET>` (compared in constant time) or a service-role JWT
 // (role claim service_role, signed with the project's JWT secret, or by a key of its JWKS; the
 // algorithm picks the key source, as for user tokens). Anything else: 401, like a bad user token.
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { decodeProtectedHeader } from "jose/decode/protected_header";
+import { createRemoteJWKSet } from "jose/jwks/remote";
+import { jwtVerify } from "jose/jwt/verify";
 import type { MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "../crypto/index.ts";
 import { ApiError } from "../http/errors.ts";

@@ -50,7 +50,7 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
     // Third-party calls have their own timeouts; the request's database deadline pauses meanwhile.
     fetch: deadlineAwareFetch(overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a))),
     now: overrides.now ?? (() => new Date()),
-    monitor: overrides.monitor ?? createSecurityMonitor({ db, logger, config }),
+    monitor: overrides.monitor ?? (await createSecurityMonitor({ db, logger, config })),
   };
 }
 

@@ -61,7 +61,7 @@ export async function sendSecurityAlerts(a: AlertDeps): Promise<number> {
       const target = await checkTarget(url, a.policy, a.resolve);
       const res = await (a.send ?? pinnedPost)({
         url: target.url, address: target.addresses[0], body, timeoutMs: a.timeoutMs ?? DELIVERY_TIMEOUT_MS, maxBytes: 1024,
-        headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...signHeaders([secret], `alert_${d.incident_id}`, now, body) },
+        headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...(await signHeaders([secret], `alert_${d.incident_id}`, now, body)) },
       });
       status = res.status;
     } catch (err) {

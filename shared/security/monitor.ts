@@ -16,7 +16,6 @@
 //   other tenants' ids (tenant_probing), and known scanner user agents open bad_user_agent.
 //   Incidents carry ids, counts and the function name, never bodies or tokens.
 import type { Context, MiddlewareHandler } from "hono";
-import ipaddr from "ipaddr.js";
 import type { Config } from "../config/index.ts";
 import type { Db } from "../db/index.ts";
 import { ApiError } from "../http/errors.ts";
@@ -54,20 +53,24 @@ export interface MonitorDeps {
   config: MonitorConfig;
 }
 
-type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
-
-export function parseTrusted(list: string[]): Range[] {
-  return list.map((s) => {
-    if (s.includes("/")) return ipaddr.parseCIDR(s) as Range;
+/**
+ * A matcher for SECURITY_TRUSTED_IPS (addresses and CIDR ranges, IPv4-mapped IPv6 as IPv4).
+ * ipaddr.js is CommonJS: in Deno the first CommonJS module costs a cold start ~40 ms, so it is
+ * loaded only when the list is not empty (the default is empty).
+ */
+export async function trustedMatcher(list: string[]): Promise<(ip: string) => boolean> {
+  if (!list.length) return () => false;
+  const { default: ipaddr } = await import("ipaddr.js");
+  const ranges = list.map((s): ReturnType<typeof ipaddr.parseCIDR> => {
+    if (s.includes("/")) return ipaddr.parseCIDR(s);
     const a = ipaddr.process(s);
-    return [a, a.kind() === "ipv4" ? 32 : 128] as Range;
+    return [a, a.kind() === "ipv4" ? 32 : 128];
   });
-}
-
-export function isTrusted(ip: string, ranges: Range[]): boolean {
-  if (!ranges.length || !ipaddr.isValid(ip)) return false;
-  const a = ipaddr.process(ip);
-  return ranges.some(([net, bits]) => net.kind() === a.kind() && a.match(net as never, bits));
+  return (ip) => {
+    if (!ipaddr.isValid(ip)) return false;
+    const a = ipaddr.process(ip);
+    return ranges.some(([net, bits]) => net.kind() === a.kind() && a.match(net as never, bits));
+  };
 }
 
 export function badUserAgent(ua: string | undefined): string | null {
@@ -99,8 +102,8 @@ async function metaSigned(raw: Uint8Array, header: string | undefined, secrets: 
   return false;
 }
 
-export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
-  const trusted = parseTrusted(d.config.SECURITY_TRUSTED_IPS);
+export async function createSecurityMonitor(d: MonitorDeps): Promise<RequestMonitor> {
+  const isTrusted = await trustedMatcher(d.config.SECURITY_TRUSTED_IPS);
   const metaSecrets = d.config.WHATSAPP_APP_SECRET ?? [];
 
   const requests = new RequestCounter({
@@ -125,7 +128,7 @@ export function createSecurityMonitor(d: MonitorDeps): RequestMonitor {
       return async (c, next) => {
         if (!d.config.SECURITY_MONITORING) return await next();
         const ip = clientIp(c);
-        if (!ip || isTrusted(ip, trusted)) return await next();
+        if (!ip || isTrusted(ip)) return await next();
         if (fn === "webhook-whatsapp" && c.req.method === "POST" && c.req.header("x-hub-signature-256")) {
           let signed = false;
           try {

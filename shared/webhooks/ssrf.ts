@@ -5,8 +5,15 @@
 // IPv4-mapped/translated IPv6 of any of those, 6to4/Teredo/NAT64 and every other reserved block
 // are refused. The check runs when an endpoint is registered and again before each attempt
 // (DNS rebinding), and the connection then goes to the address that was checked.
-import ipaddr from "ipaddr.js";
+// ipaddr.js is CommonJS, loaded by the first check rather than at start: in Deno the first
+// CommonJS module costs a cold start ~40 ms (docs/performance.md).
+import type IpAddr from "ipaddr.js";
 import { lookup } from "node:dns/promises";
+
+let ipaddr: typeof IpAddr;
+async function loadIpaddr(): Promise<void> {
+  ipaddr ??= (await import("ipaddr.js")).default;
+}
 
 /** Resolve a host name to its addresses (A and AAAA). Injected in tests. */
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -41,20 +48,20 @@ export interface CheckedTarget {
 }
 
 /** ipaddr.js' name for the range an address is in ("unicast" for an ordinary public one). */
-export function addressRange(address: string): string {
+function addressRange(address: string): string {
   const parsed = ipaddr.process(address); // IPv4-mapped IPv6 → the IPv4 it carries
   const range = parsed.range();
   if (parsed.kind() === "ipv6" && range === "unicast") {
     // Prefixes ipaddr.js classes as unicast but that carry or route to an IPv4 address.
-    const v6 = parsed as ipaddr.IPv6;
+    const v6 = parsed as IpAddr.IPv6;
     if (v6.match(ipaddr.IPv6.parse("2002::"), 16)) return "6to4";
     if (v6.match(ipaddr.IPv6.parse("64:ff9b:1::"), 48)) return "rfc8215";
   }
   return range;
 }
 
-/** Is this address acceptable as a destination? */
-export function isPublicAddress(address: string, policy: UrlPolicy): boolean {
+/** Is this address acceptable as a destination? (ipaddr.js loaded) */
+function isPublicAddress(address: string, policy: UrlPolicy): boolean {
   if (!ipaddr.isValid(address)) return false;
   const range = addressRange(address);
   if (range === "unicast") return true;
@@ -92,6 +99,7 @@ export function parseTargetUrl(raw: string, policy: UrlPolicy): URL {
  */
 export async function checkTarget(raw: string, policy: UrlPolicy, resolve: Resolver): Promise<CheckedTarget> {
   const url = parseTargetUrl(raw, policy);
+  await loadIpaddr();
   const literal = literalAddress(url.hostname);
   let addresses: string[];
   if (literal) {

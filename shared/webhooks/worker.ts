@@ -179,7 +179,7 @@ async function attemptOnce(w: WorkerDeps, d: Claimed, now: Date): Promise<Attemp
   const body = eventBody(d);
   try {
     const target = await checkTarget(d.url, w.policy, w.resolve); // again, before every attempt
-    const signed = signHeaders(await secretsOf(w, d, now), d.id, now, body);
+    const signed = await signHeaders(await secretsOf(w, d, now), d.id, now, body);
     const res = await (w.send ?? pinnedPost)({
       url: target.url, address: target.addresses[0], body, timeoutMs: w.timeoutMs ?? DELIVERY_TIMEOUT_MS, maxBytes: MAX_RESPONSE_BYTES,
       headers: { "content-type": "application/json", "user-agent": USER_AGENT, ...signed },

@@ -1,6 +1,6 @@
 // POST / (anonymous or a user), GET / (a user's own tickets).
 import { z } from "@hono/zod-openapi";
-import { decodeJwt } from "jose";
+import { decodeJwt } from "jose/jwt/decode";
 import type { MiddlewareHandler } from "hono";
 import { open, seal } from "../../../shared/crypto/index.ts";
 import { ApiError, clientIp, json, jsonBody, route, type AppEnv, type Router } from "../../../shared/http/index.ts";
