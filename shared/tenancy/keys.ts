@@ -3,7 +3,7 @@
 // hashes that find a customer by phone without storing it). Keys are random, stored only
 // wrapped by the master key, unwrapped once per instance and cached.
 import {
-  base64ToBytes, bytesToBase64, createKeyedHasher, importAesKey, open, seal, type Keyring, type Sealed,
+  base64ToBytes, bytesToBase64, createKeyedHasher, importAesKey, open, seal, type AesKey, type Keyring, type Sealed,
 } from "../crypto/index.ts";
 import type { Sql, Tx } from "../db/index.ts";
 
@@ -87,7 +87,7 @@ export class DistributorKeyCache {
 
   private async load(distributorId: string, q: Tx): Promise<DistributorKeys> {
     const rows = await q<KeyRow[]>`select * from private.distributor_wrapped_keys(${distributorId})`;
-    const data = new Map<number, CryptoKey>();
+    const data = new Map<number, AesKey>();
     let current = 0;
     let hash: DistributorKeys["hash"] | null = null;
     for (const r of rows) {

@@ -3,6 +3,8 @@
 // Deno runs CommonJS through node:module, so its compile step sees every such file.
 import Module from "node:module";
 
+declare const Deno: { args: string[]; env: { toObject(): Record<string, string> } };
+
 const loaded: string[] = [];
 const proto = (Module as unknown as { prototype: { _compile: (...a: unknown[]) => unknown } }).prototype;
 const compile = proto._compile;

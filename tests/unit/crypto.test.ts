@@ -128,6 +128,31 @@ describe("seal / open with AAD", () => {
   });
 });
 
+describe("the same bytes as WebCrypto AES-GCM", () => {
+  const webKey = () => crypto.subtle.importKey("raw", hexToBytes(SEED_KEY), { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
+  const enc = new TextEncoder();
+
+  it("what seal writes, WebCrypto opens (with and without AAD, empty and long plaintexts)", async () => {
+    const ring = await createKeyring({ version: 1, hex: SEED_KEY });
+    for (const [plaintext, aad] of [["", undefined], ["sk-ü€😀", "user_secrets:a:b"], ["x".repeat(70_000), "row"]] as const) {
+      const sealed = await seal(ring, plaintext, aad);
+      const params = { name: "AES-GCM", iv: base64ToBytes(sealed.iv), ...(aad === undefined ? {} : { additionalData: enc.encode(aad) }) };
+      const opened = new TextDecoder().decode(await crypto.subtle.decrypt(params, await webKey(), base64ToBytes(sealed.encryptedValue)));
+      expect(opened).toBe(plaintext);
+    }
+  });
+
+  it("what WebCrypto writes, open reads; a wrong AAD still fails", async () => {
+    const ring = await createKeyring({ version: 1, hex: SEED_KEY });
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const ct = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: enc.encode("row-1") }, await webKey(), enc.encode("value-1")));
+    const sealed = { encryptedValue: bytesToBase64(ct), iv: bytesToBase64(iv), keyVersion: 1 };
+    expect(await open(ring, sealed, "row-1")).toBe("value-1");
+    await expectDecryptError(open(ring, sealed, "row-2"), "authentication failed");
+    await expectDecryptError(open(ring, sealed), "authentication failed");
+  });
+});
+
 describe("key versions and rotation", () => {
   it("rejects an unknown / wrong key version", async () => {
     const ring = await createKeyring({ version: 1, hex: SEED_KEY });
