@@ -2,7 +2,7 @@
 -- rows and never write directly; the one writer (private.write_secret_audit) refuses rows about
 -- another user. The Data API's `authenticated` can neither read nor write the table.
 begin;
-select plan(29);
+select plan(31);
 
 insert into auth.users (id, email) values
   ('a0000000-0000-4000-8000-00000000a11c', 'alice@pgtap.test'),
@@ -89,6 +89,12 @@ select results_eq(
     where user_id = 'b0000000-0000-4000-8000-000000000b0b' order by created_at, user_agent$$,
   $$values ('bob-agent'::text, true, null::text, null::text), ('bob-agent-2', false, 'Secret not found', '198.51.100.1')$$,
   'Bob''s rows are exactly the seeded one and the one he wrote through the function');
+
+-- Each index is paid by every audited read: the per-user page index serves the user's queries,
+-- and its prefix (user_id, created_at desc) is not kept beside it.
+select has_index('public', 'secret_audit_logs', 'secret_audit_logs_page_idx', array['user_id', 'created_at', 'id'],
+  'the per-user page index exists');
+select hasnt_index('public', 'secret_audit_logs', 'secret_audit_logs_user_id_idx', 'no prefix index beside it');
 
 select * from finish();
 rollback;
