@@ -10,7 +10,6 @@ import type { Sql, Tx } from "../../shared/db/index.ts";
 import {
   buildPreview, messageText, phoneLookupHash, sealCustomerContact, sealMessageContent, sealPreview, STATUS_RANK, type MessageContent,
 } from "../../shared/messaging/index.ts";
-import { detectPii, summarizePii } from "../../shared/pii/index.ts";
 import type { DistributorKeys } from "../../shared/tenancy/keys.ts";
 import type { Delivery, DeliveryStatus, InboundMessage, InboundType } from "./parse.ts";
 
@@ -137,6 +136,8 @@ export async function prepareDelivery(
   keysFor: (distributorId: string) => Promise<DistributorKeys>,
   now: Date,
 ): Promise<PreparedDelivery> {
+  // shared/pii on first use, not at start (a verification GET needs none of it).
+  const { detectPii, maskPii, summarizePii } = await import("../../shared/pii/index.ts");
   const stats = { unknownNumbers: 0, unknownNumberItems: 0, duplicatesInPayload: 0 };
   const unknown = new Set<string>();
   // (distributor, wa_id) → profile name; messages and statuses with their account.
@@ -211,7 +212,7 @@ export async function prepareDelivery(
     // its latest message: nothing sealed is copied between rows).
     const [sealed, preview] = await Promise.all([
       sealMessageContent(dk, id, m.content),
-      sealPreview(dk, id, buildPreview(text, m.messageType, found.length > 0)),
+      sealPreview(dk, id, buildPreview(found.length > 0 ? maskPii(text).masked : text, m.messageType)),
     ]);
     return {
       id,

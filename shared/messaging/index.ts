@@ -2,7 +2,6 @@
 // outbound) and distributors (WhatsApp tokens): what is sealed, with which AAD, and what may
 // be stored in clear (PII types and counts, ids; previews are sealed too).
 import type { Sealed } from "../crypto/index.ts";
-import { maskPii } from "../pii/index.ts";
 import { openFor, sealFor, type DistributorKeys } from "../tenancy/keys.ts";
 
 /** Everything a message carries, sealed as one JSON document (AAD = messages:<id>). */
@@ -44,17 +43,26 @@ export function messageText(c: MessageContent): string {
 export const PREVIEW_MAX_CHARS = 120;
 
 /**
- * A message's preview: personal data masked (`mask` false when the text is masked already or
- * the caller's own detection found nothing), whitespace folded to one line, at most
- * PREVIEW_MAX_CHARS code points (cut with "…", never splitting a surrogate pair), and
- * "[<type>]" when nothing is left. Stored sealed (sealPreview), never in clear.
+ * A message's preview from text whose personal data is masked already (maskedPreview masks it):
+ * whitespace folded to one line, at most PREVIEW_MAX_CHARS code points (cut with "…", never
+ * splitting a surrogate pair), and "[<type>]" when nothing is left. Stored sealed
+ * (sealPreview), never in clear.
  */
-export function buildPreview(text: string, type: string, mask = true): string {
-  const masked = (mask ? maskPii(text).masked : text).replace(/\s+/g, " ").trim();
+export function buildPreview(maskedText: string, type: string): string {
+  const masked = maskedText.replace(/\s+/g, " ").trim();
   if (!masked) return `[${type}]`;
   if (masked.length <= PREVIEW_MAX_CHARS) return masked; // UTF-16 units ≥ code points
   const chars = Array.from(masked.slice(0, PREVIEW_MAX_CHARS * 2 + 2));
   return chars.length <= PREVIEW_MAX_CHARS ? masked : `${chars.slice(0, PREVIEW_MAX_CHARS - 1).join("")}…`;
+}
+
+/**
+ * buildPreview of `text` with its personal data masked. shared/pii is imported here, on first
+ * use, not at start: its scanner is ~11 ms of a cold start that most first requests do not need.
+ */
+export async function maskedPreview(text: string, type: string): Promise<string> {
+  const { maskPii } = await import("../pii/index.ts");
+  return buildPreview(maskPii(text).masked, type);
 }
 
 /**

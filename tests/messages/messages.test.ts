@@ -2,7 +2,7 @@
 import { describe, expect } from "vitest";
 import type postgres from "postgres";
 import { createLogger } from "../../shared/log/index.ts";
-import { buildPreview, openMessageContent, openPreview, PREVIEW_MAX_CHARS, sealPreview, type SealedColumns } from "../../shared/messaging/index.ts";
+import { maskedPreview, openMessageContent, openPreview, PREVIEW_MAX_CHARS, sealPreview, type SealedColumns } from "../../shared/messaging/index.ts";
 import type { DistributorKeys } from "../../shared/tenancy/index.ts";
 import { newUser } from "../support/harness.ts";
 import { graphError, graphOk } from "../support/fake-graph.ts";
@@ -61,7 +61,7 @@ describe("POST / (send)", () => {
     const { id } = await res.json();
     const [m] = await sql`select preview from public.messages where id = ${id}`;
     const preview = await readPreview(arrange, w, id, m.preview);
-    expect(preview).toBe(buildPreview(content, "text"));
+    expect(preview).toBe(await maskedPreview(content, "text"));
     expect(Array.from(preview)).toHaveLength(PREVIEW_MAX_CHARS);
     expect(preview.startsWith("Line one line two 😀")).toBe(true);
     expect(preview.endsWith("😀…")).toBe(true);

@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { ApiError, json, route, type Router } from "../../../shared/http/index.ts";
 import {
-  buildPreview, messageText, openMessageContent, openPreview, type MessageContent,
+  maskedPreview, messageText, openMessageContent, openPreview, type MessageContent,
 } from "../../../shared/messaging/index.ts";
 import type { DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { toIso } from "../../../shared/schemas/index.ts";
@@ -73,7 +73,7 @@ async function previewOf(keys: DistributorKeys, r: ConversationRow): Promise<str
     const content = await openMessageContent(keys, r.latest_id, {
       content_encrypted: r.content_encrypted, content_iv: r.content_iv, key_version: r.key_version,
     });
-    return buildPreview(messageText(content), r.latest_type ?? "text");
+    return await maskedPreview(messageText(content), r.latest_type ?? "text");
   } catch {
     throw new ApiError("internal", {}, `preview of message ${r.latest_id} did not decrypt`);
   }

@@ -12,7 +12,6 @@ import { describeError } from "../../../shared/log/index.ts";
 import {
   buildPreview, openAccessToken, openCustomerContact, sealMessageContent, sealPreview, type MessageContent,
 } from "../../../shared/messaging/index.ts";
-import { maskPii } from "../../../shared/pii/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { tenant, type DistributorKeys } from "../../../shared/tenancy/index.ts";
 import { sendWhatsAppText, WHATSAPP_TEXT_MAX, type SendResult } from "../graph.ts";
@@ -153,6 +152,8 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
     const m = c.req.valid("json");
     const t = c.get("tenant");
     const messageId = crypto.randomUUID();
+    // Loaded on first use, before the transaction (shared/messaging maskedPreview says why).
+    const { maskPii } = await import("../../../shared/pii/index.ts");
     const stored = await t.transaction(async (tx): Promise<Stored> => {
       const keys = await t.keys(tx);
       const type = m.message_type.toLowerCase();
@@ -162,7 +163,7 @@ export function messageRoutes(api: Router, { deps, auth }: RouteContext): void {
       // Sealed, bound to this message; the conversation's preview is read from its latest message.
       const [sealed, preview] = await Promise.all([
         sealMessageContent(keys, messageId, content),
-        sealPreview(keys, messageId, buildPreview(masked.masked, type, false)),
+        sealPreview(keys, messageId, buildPreview(masked.masked, type)),
       ]);
       const waBody = whatsappBody(m.content, m.attachments);
       const [row] = await tx<{ whatsapp_account_id: string | null; inserted: number }[]>`

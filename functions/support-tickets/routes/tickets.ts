@@ -5,7 +5,6 @@ import type { MiddlewareHandler } from "hono";
 import { open, seal } from "../../../shared/crypto/index.ts";
 import { ApiError, clientIp, json, jsonBody, route, type AppEnv, type Router } from "../../../shared/http/index.ts";
 import { cursorParam, page } from "../../../shared/http/cursor.ts";
-import { detectPii } from "../../../shared/pii/index.ts";
 import type { Deps } from "../../../shared/runtime/deps.ts";
 import { isoTimestamps, toIso } from "../../../shared/schemas/index.ts";
 
@@ -94,6 +93,7 @@ export function ticketRoutes(api: Router, deps: Deps, auth: MiddlewareHandler<Ap
     const id = crypto.randomUUID();
     const doc: Sealed = { subject: input.subject, body: input.body, email: input.email };
     const s = await seal(keyring, JSON.stringify(doc), aad(id));
+    const { detectPii } = await import("../../../shared/pii/index.ts"); // on first use, not at start
     const containsPii = detectPii(`${input.subject}\n${input.body}`).length > 0;
     const insert = (tx: Parameters<Parameters<typeof db.withService>[0]>[0]) => tx<{ created_at: string }[]>`
       insert into public.support_tickets (id, user_id, content_encrypted, content_iv, key_version, contains_pii)
