@@ -11,10 +11,10 @@
 import type { Context } from "hono";
 import { AiFailure, runWithFallback, type AttemptLog, type Candidate, type EngineOptions, type EngineResult } from "../../shared/ai/engine.ts";
 import { admit, record as recordOutcome, type Admission } from "../../shared/ai/ledger.ts";
-import { maskParts, suppliedValues, unexpectedPii, unmaskPii } from "../../shared/ai/masking.ts";
+import type * as Masking from "../../shared/ai/masking.ts";
 import { tokenCost } from "../../shared/ai/prices.ts";
 import { configuredProviders, type ConfiguredProvider, type ProviderId } from "../../shared/ai/registry.ts";
-import { sseEvent, StreamUnmasker } from "../../shared/ai/stream.ts";
+import { sseEvent } from "../../shared/ai/stream.ts";
 import type { ChatRequest, ChatResult, Finish, StreamEvent, WireClient, WireFactory } from "../../shared/ai/types.ts";
 import { WIRE_FACTORIES } from "../../shared/ai/wire/index.ts";
 import type { Sealed } from "../../shared/crypto/index.ts";
@@ -70,6 +70,8 @@ export interface Answer {
 
 interface Prepared {
   job: Job;
+  /** shared/ai/masking (with shared/pii), imported by the first request that needs it. */
+  pii: typeof Masking;
   candidates: Candidate[];
   skipped: AttemptLog[];
   placeholders: Record<string, string>;
@@ -120,7 +122,8 @@ export class Gateway {
   /** Step 1. Throws 429 (rate limit, ai_budget_exceeded) before any provider is called. */
   async prepare(job: Job): Promise<Prepared> {
     const started = performance.now();
-    const { masked: [system, user], placeholders } = maskParts([job.system, job.user]);
+    const pii = await import("../../shared/ai/masking.ts");
+    const { masked: [system, user], placeholders } = pii.maskParts([job.system, job.user]);
     const cfg = this.deps.config;
     const budgeted = job.distributorId !== null;
     const inTokens = Math.ceil((system.length + user.length) / 2) + 50;
@@ -161,7 +164,7 @@ export class Gateway {
     }
     if (budgeted && candidates.length && !admission.ok) throw new ApiError("ai_budget_exceeded", {}, "monthly budget reached");
     return {
-      job, candidates, skipped, placeholders, supplied: () => suppliedValues([job.system, job.user]), started,
+      job, pii, candidates, skipped, placeholders, supplied: () => pii.suppliedValues([job.system, job.user]), started,
       reserved: budgeted && candidates.length ? admission.reserved : null,
       request: (c) => ({
         model: c.model, system, user, maxTokens: maxTokensOf(c),
@@ -179,7 +182,7 @@ export class Gateway {
       throw await this.failed(p, err);
     }
     r.release();
-    const text = unmaskPii(r.value.text, p.placeholders);
+    const text = p.pii.unmaskPii(r.value.text, p.placeholders);
     return await this.succeeded(p, r, text, r.value);
   }
 
@@ -213,7 +216,7 @@ export class Gateway {
           if (!gone.signal.aborted) send("error", { error: (e as ApiError).message ?? "AI service unavailable", requestId });
           return close(controller);
         }
-        const unmasker = new StreamUnmasker(p.placeholders);
+        const unmasker = new p.pii.StreamUnmasker(p.placeholders);
         let raw = "";
         let end: Extract<StreamEvent, { type: "end" }> | undefined;
         try {
@@ -242,7 +245,7 @@ export class Gateway {
           return close(controller);
         }
         r.release();
-        const text = unmaskPii(raw, p.placeholders);
+        const text = p.pii.unmaskPii(raw, p.placeholders);
         try {
           const a = await recordLater(() => self.succeeded(p, r, text, {
             inputTokens: end?.inputTokens ?? 0, outputTokens: end?.outputTokens ?? 0, model: end?.model ?? r.candidate.model, finish: end?.finish ?? "other",
@@ -267,7 +270,7 @@ export class Gateway {
   }
 
   private async succeeded(p: Prepared, r: EngineResult<unknown>, text: string, res: Omit<ChatResult, "text">): Promise<Answer> {
-    const pii = unexpectedPii(text, Object.values(p.placeholders), p.supplied);
+    const pii = p.pii.unexpectedPii(text, Object.values(p.placeholders), p.supplied);
     const flagged = pii.unexpected > 0;
     const cost = tokenCost(r.candidate.provider, r.candidate.model, res.inputTokens, res.outputTokens);
     const confidence = confidenceOf(res.finish, flagged);

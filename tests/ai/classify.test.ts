@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import { backoffMs, classify, parseRetryAfter, toFailure } from "../../shared/ai/classify.ts";
 import { mediaCost, tokenCost, TOKEN_PRICES } from "../../shared/ai/prices.ts";
 import { PROVIDERS } from "../../shared/ai/registry.ts";
-import { StreamUnmasker } from "../../shared/ai/stream.ts";
-import { maskParts, unexpectedPii } from "../../shared/ai/masking.ts";
+import { maskParts, StreamUnmasker, unexpectedPii } from "../../shared/ai/masking.ts";
 
 describe("classify", () => {
   it.each([

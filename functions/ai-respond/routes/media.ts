@@ -6,7 +6,6 @@ import { ApiError, json, jsonBody, route, type Router } from "../../../shared/ht
 import { text } from "../../../shared/schemas/index.ts";
 import { MEDIA_MODEL_IDS, MEDIA_PRICES, mediaCost, type MediaModel } from "../../../shared/ai/prices.ts";
 import { classify, toFailure } from "../../../shared/ai/classify.ts";
-import { maskPii } from "../../../shared/pii/index.ts";
 import { getUserSecret } from "../../../shared/secrets/index.ts";
 import { NO_STORE, takeUserLimit, type RouteContext } from "./context.ts";
 
@@ -75,6 +74,7 @@ export function mediaRoutes(api: Router, { deps, auth, gw }: RouteContext) {
     const b = c.req.valid("json");
     await takeUserLimit(deps, c, "media");
     const ai = await userGemini(c.get("user").id);
+    const { maskPii } = await import("../../../shared/pii/index.ts"); // on first use, not at start
     const op = await ai.models.generateVideos({
       model: MEDIA_MODEL_IDS[b.model], prompt: maskPii(b.prompt).masked,
       config: { numberOfVideos: 1, durationSeconds: b.seconds, aspectRatio: b.aspect_ratio },
