@@ -168,6 +168,33 @@ describe("database faults: fail fast, never hang, never store what was refused",
     }
   }, 90_000);
 
+  it("a transaction that waits while a given-up connection closes still gets one (postgres.js#1195)", async (ctx) => {
+    if (!cluster) return ctx.skip();
+    // postgres.js 3.4.9 hands a reservation still queued when a pooled connection closes to that
+    // connection's reconnect, which drops it: the caller waited forever (porsager/postgres#1195).
+    // Here: the pool's only connection is destroyed at a deadline, and the next transaction asks
+    // for a connection before the old one has finished closing. shared/db asks again on close.
+    const db = createDb({ url: cluster.url, max: 1 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const d = new Deadline(100);
+        const err = await withDeadline(d, () => db.withService(async (tx) => {
+          await tx`select 1`;
+          await sleep(250); // the deadline passes during the caller's own work: the connection is destroyed
+        })).catch((e) => e);
+        d.dispose();
+        expect(err).toMatchObject({ code: "unavailable", status: 503 });
+        const answer = await Promise.race([
+          db.withService((tx) => tx<{ one: number }[]>`select 1 as one`),
+          sleep(5000).then(() => "still waiting after 5 s"),
+        ]);
+        expect([i, answer]).toEqual([i, [{ one: 1 }]]);
+      }
+    } finally {
+      await Promise.race([db.end(), sleep(6000)]);
+    }
+  }, 60_000);
+
   it("a transaction given up at the deadline is destroyed, not committed, and its connection is replaced", async (ctx) => {
     if (!cluster) return ctx.skip();
     const db = createDb({ url: cluster.url, max: 1 });

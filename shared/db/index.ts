@@ -203,13 +203,43 @@ export function createDb(opts: DbOptions): Db {
     onnotice: () => {},
     debug: opts.onStatement && ((connection: number, query: string) => opts.onStatement!(connection, query)),
     connection: { statement_timeout: opts.statementTimeoutMs ?? 10_000, application_name: "edge-functions" },
+    // After onclose has run (it may have taken a waiting reservation): ask again for each one.
+    onclose: () => setTimeout(() => waiting.forEach((ask) => ask()), 0),
   });
+
+  /**
+   * The reservations still waiting for a connection. In postgres.js 3.4.9 a reserve() queued
+   * when a pooled connection closes is handed to that connection's reconnect, which drops it: it
+   * never settles (porsager/postgres#1195, open). So every close asks again for each waiting
+   * reservation; the first connection to arrive is used, any later one released at once.
+   */
+  const waiting = new Set<() => void>();
+  function reserveConnection(): Promise<postgres.ReservedSql> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const ask = () => {
+        sql.reserve().then((c) => {
+          if (settled) return c.release();
+          settled = true;
+          waiting.delete(ask);
+          resolve(c);
+        }, (err) => {
+          if (settled) return;
+          settled = true;
+          waiting.delete(ask);
+          reject(err);
+        });
+      };
+      waiting.add(ask);
+      ask();
+    });
+  }
 
   /** A reserved connection before the deadline; one that arrives later goes straight back. */
   async function reserve(d: Deadline | undefined): Promise<postgres.ReservedSql> {
-    if (!d) return await sql.reserve();
+    if (!d) return await reserveConnection();
     if (d.remaining() < marginOf(d)) throw unavailable("deadline passed before the transaction");
-    const pending = sql.reserve();
+    const pending = reserveConnection();
     try {
       return await Promise.race([pending, d.expired]);
     } catch (err) {
