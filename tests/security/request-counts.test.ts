@@ -4,13 +4,16 @@
 // second Deps with its own monitor and pool) adds to the same windows, its blocks reach the
 // first at the first batch with that address in it, and concurrent overlapping batches neither
 // deadlock nor lose hits.
-import { describe, expect } from "vitest";
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
 import { createApp as webhooksApp } from "../../functions/webhooks/app.ts";
 import { createDb } from "../../shared/db/index.ts";
 import { createLogger } from "../../shared/log/index.ts";
 import { RequestCounter } from "../../shared/security/request-counts.ts";
 import { test as fixtures } from "../support/fixtures.ts";
-import { bearer, testConfig, testDeps } from "../support/harness.ts";
+import { freePort } from "../../scripts/db/server.ts";
+import { denoBin, DENO_RUN_FLAGS, root, waitForHttp } from "../../scripts/lib/deno.ts";
+import { adminSql, bearer, testConfig, testDeps, testEnv } from "../support/harness.ts";
 import { expectError } from "../support/security.ts";
 import { createTenant } from "../support/tenancy.ts";
 
@@ -122,4 +125,29 @@ describe("totals across instances", () => {
       await Promise.all(dbs.map((db) => db.end()));
     }
   });
+});
+
+describe("an instance that stops", () => {
+  it("adds the requests it counted but had not added yet before it exits (SIGTERM)", async () => {
+    const ip = "198.51.100.77"; // documentation range; no other test counts it
+    const port = await freePort();
+    const child = spawn(denoBin, [...DENO_RUN_FLAGS, "functions/webhook-whatsapp/index.ts"], {
+      cwd: root, env: { ...process.env, ...testEnv(), PORT: String(port), DENO_NO_UPDATE_CHECK: "1" }, stdio: "ignore",
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const sql = adminSql();
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/`, 60_000, child);
+      // One counted request, then SIGTERM at once: well inside the 100 ms before its batch would go out.
+      const res = await fetch(`http://127.0.0.1:${port}/webhook-whatsapp`, { headers: { "x-forwarded-for": ip } });
+      child.kill("SIGTERM");
+      await res.arrayBuffer();
+      expect(await exited).toBe(0);
+      const rows = await sql<{ hits: number }[]>`select hits from private.security_counters where key = ${`ip:${ip}`}`;
+      expect(rows).toEqual([{ hits: 1 }]);
+    } finally {
+      child.kill("SIGKILL");
+      await sql.end();
+    }
+  }, 90_000);
 });
