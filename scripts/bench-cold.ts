@@ -37,7 +37,11 @@ interface ColdTarget {
 
 type Ctx = { user: string; service: string; distributorId: string; verifyToken: string };
 
-/** The cheap route each function answers 200 on (a read, or the webhook's verification). */
+/**
+ * The cheap route of each function: an authenticated read through the function's whole path
+ * (token, rate limit, the user's transaction), or webhook-whatsapp's verification GET, which
+ * reads no database. Every function must have one (a missing entry stops the bench).
+ */
 function routes(c: Ctx): Record<string, (o: string) => { url: string; init: RequestInit }> {
   const user = { authorization: `Bearer ${c.user}` };
   const tenant = { ...user, "x-distributor-id": c.distributorId };
@@ -55,7 +59,9 @@ function routes(c: Ctx): Record<string, (o: string) => { url: string; init: Requ
     "oauth-callback": get("/oauth-callback/connections", user),
     privacy: get("/privacy/requests", tenant),
     "retention-cleanup": post("/retention-cleanup", service),
-    "social-post": get("/social-post/profiles", user),
+    // No connection is stored: the route checks the rate limit and reads the connection, then 4xx.
+    "social-post": get("/social-post/profiles?platform=buffer", user),
+    "support-tickets": get("/support-tickets", user),
     "webhook-deliver": post("/webhook-deliver", service),
     "webhook-whatsapp": get(`/webhook-whatsapp?hub.mode=subscribe&hub.verify_token=${c.verifyToken}&hub.challenge=42`, {}),
     webhooks: get("/webhooks/endpoints", tenant),
@@ -132,12 +138,13 @@ export async function runColdBench(o: { databaseUrl: string; env: Record<string,
       const t: ColdTarget = {
         name: n,
         argv: [`functions/${n}/index.ts`],
-        request: byName[n] ?? ((x: string) => ({ url: `${x}/${n}/openapi.json`, init: {} })),
+        request: byName[n] ?? (() => { throw new Error(`bench-cold: no cheap route for ${n} (add one to routes())`); }),
       };
       return baseline && existsSync(`${baseline}${t.argv[0]}`) ? [t, { ...t, name: `${n} (baseline)`, cwd: baseline }] : [t];
     }),
   ];
-  const env = { ...o.env, LOG_LEVEL: "warn" };
+  // A configured social platform, so social-post's route reaches the database.
+  const env = { ...o.env, LOG_LEVEL: "warn", BUFFER_CLIENT_ID: "cold-start-client", BUFFER_CLIENT_SECRET: "cold-start-client-secret" };
   const bundleDir = mkdtempSync(join(tmpdir(), "cold-bundles-"));
   const bundled: ColdTarget[] = [];
   if (process.env.BENCH_COLD_BUNDLED !== "0") {
