@@ -1,6 +1,6 @@
 // Cold starts: for each function, the time from spawning a fresh Deno process that serves only
-// that function (functions/<name>/index.ts, the same environment as the server) to its first 200
-// on a cheap route, beside a bare Deno + Hono hello and a bare Deno + Hono + postgres.js
+// that function (functions/<name>/index.ts, the same environment as the server) to its first
+// answer on its cheap route (scripts/lib/cold-routes.ts), beside a bare Deno + Hono hello and a bare Deno + Hono + postgres.js
 // `select 1` (scripts/bench-bare.ts) measured the same way, in the same rounds (median of
 // BENCH_COLD_ROUNDS, default 10, after one warm-up round that fills Deno's module cache).
 //   npm run bench:cold            (its own throw-away PostgreSQL)
@@ -16,12 +16,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import postgres from "postgres";
-import { createKeyring } from "../shared/crypto/index.ts";
-import { createDistributor } from "../shared/tenancy/index.ts";
 import { exitOnSignals, freePort } from "./db/server.ts";
 import { denoBin, DENO_RUN_FLAGS, root } from "./lib/deno.ts";
-import { ensureUser, signDevToken } from "./lib/dev-tokens.ts";
+import { coldEnv, coldRequest, coldRequests } from "./lib/cold-routes.ts";
 import { startBenchStack } from "./lib/bench-stack.ts";
 
 const ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 10);
@@ -33,39 +30,6 @@ interface ColdTarget {
   request: (origin: string) => { url: string; init: RequestInit };
   /** Directory to run in (default: this checkout). */
   cwd?: string;
-}
-
-type Ctx = { user: string; service: string; distributorId: string; verifyToken: string };
-
-/**
- * The cheap route of each function: an authenticated read through the function's whole path
- * (token, rate limit, the user's transaction), or webhook-whatsapp's verification GET, which
- * reads no database. Every function must have one (a missing entry stops the bench).
- */
-function routes(c: Ctx): Record<string, (o: string) => { url: string; init: RequestInit }> {
-  const user = { authorization: `Bearer ${c.user}` };
-  const tenant = { ...user, "x-distributor-id": c.distributorId };
-  const service = { authorization: `Bearer ${c.service}` };
-  const get = (path: string, headers: Record<string, string>) => (o: string) => ({ url: `${o}${path}`, init: { headers } });
-  const post = (path: string, headers: Record<string, string>) => (o: string) => ({
-    url: `${o}${path}`, init: { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" },
-  });
-  return {
-    "ai-respond": get("/ai-respond/agents", tenant),
-    "audit-query": get("/audit-query/retention-policy", tenant),
-    distributors: get("/distributors", user),
-    "manage-user-secrets": get("/manage-user-secrets?action=list", user),
-    messages: get("/messages/conversations", tenant),
-    "oauth-callback": get("/oauth-callback/connections", user),
-    privacy: get("/privacy/requests", tenant),
-    "retention-cleanup": post("/retention-cleanup", service),
-    // No connection is stored: the route checks the rate limit and reads the connection, then 4xx.
-    "social-post": get("/social-post/profiles?platform=buffer", user),
-    "support-tickets": get("/support-tickets", user),
-    "webhook-deliver": post("/webhook-deliver", service),
-    "webhook-whatsapp": get(`/webhook-whatsapp?hub.mode=subscribe&hub.verify_token=${c.verifyToken}&hub.challenge=42`, {}),
-    webhooks: get("/webhooks/endpoints", tenant),
-  };
 }
 
 /**
@@ -115,19 +79,7 @@ async function coldStart(t: ColdTarget, env: Record<string, string>): Promise<Sa
 }
 
 export async function runColdBench(o: { databaseUrl: string; env: Record<string, string> }): Promise<string> {
-  const sql = postgres(o.databaseUrl, { max: 1, onnotice: () => {} });
-  const userId = crypto.randomUUID();
-  await ensureUser(sql, userId);
-  const keyring = await createKeyring({ version: 1, hex: o.env.SECRET_MASTER_KEY });
-  const d = await sql.begin((tx) => createDistributor(tx as never, keyring, { name: "Cold Start Co", ownerId: userId }));
-  await sql.end();
-  const ctx: Ctx = {
-    user: await signDevToken(o.env.SUPABASE_JWT_SECRET, { sub: userId }),
-    service: await signDevToken(o.env.SUPABASE_JWT_SECRET, { sub: crypto.randomUUID(), role: "service_role" }),
-    distributorId: d.id,
-    verifyToken: o.env.WHATSAPP_VERIFY_TOKEN,
-  };
-  const byName = routes(ctx);
+  const requests = await coldRequests(o.databaseUrl, o.env);
   const only = process.env.BENCH_COLD_ONLY?.split(",");
   const baseline = process.env.BENCH_COLD_BASELINE?.replace(/\/?$/, "/");
   const functions = readdirSync(`${root}functions`).filter((n) => existsSync(`${root}functions/${n}/index.ts`) && (!only || only.includes(n))).sort();
@@ -138,13 +90,15 @@ export async function runColdBench(o: { databaseUrl: string; env: Record<string,
       const t: ColdTarget = {
         name: n,
         argv: [`functions/${n}/index.ts`],
-        request: byName[n] ?? (() => { throw new Error(`bench-cold: no cheap route for ${n} (add one to routes())`); }),
+        request: (x: string) => {
+          const { path, init } = coldRequest(requests, n);
+          return { url: `${x}${path}`, init };
+        },
       };
       return baseline && existsSync(`${baseline}${t.argv[0]}`) ? [t, { ...t, name: `${n} (baseline)`, cwd: baseline }] : [t];
     }),
   ];
-  // A configured social platform, so social-post's route reaches the database.
-  const env = { ...o.env, LOG_LEVEL: "warn", BUFFER_CLIENT_ID: "cold-start-client", BUFFER_CLIENT_SECRET: "cold-start-client-secret" };
+  const env = coldEnv(o.env);
   const bundleDir = mkdtempSync(join(tmpdir(), "cold-bundles-"));
   const bundled: ColdTarget[] = [];
   if (process.env.BENCH_COLD_BUNDLED !== "0") {
