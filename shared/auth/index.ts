@@ -1,11 +1,14 @@
 // Supabase JWT verification with jose: HS256 with the project secret, or asymmetric keys from
 // the project's JWKS. The algorithm decides the key source, and each source accepts only its
 // own algorithms, so an HS256 token can never be checked against a public key (alg confusion).
+// The JWKS is read inline (SUPABASE_JWKS, set by the platform: no fetch on a cold start) and
+// fetched from its URL only for a key id the inline set does not hold (a rotation since).
 // jose's entry points one by one: its index loads every JWE/JWK module, ~5 ms of a cold start.
 import { decodeProtectedHeader } from "jose/decode/protected_header";
+import { createLocalJWKSet } from "jose/jwks/local";
 import { createRemoteJWKSet } from "jose/jwks/remote";
 import { jwtVerify } from "jose/jwt/verify";
-import type { JWTPayload } from "jose";
+import type { JSONWebKeySet, JWTPayload } from "jose";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../http/errors.ts";
 import type { Logger } from "../log/index.ts";
@@ -28,6 +31,8 @@ export interface AuthUser {
 
 export interface VerifierOptions {
   jwtSecret?: string;
+  /** The project's public keys inline (SUPABASE_JWKS). */
+  jwks?: { keys: Record<string, unknown>[] };
   jwksUrl?: string;
   audience: string;
   /** exp - iat (or exp - now without iat) above this is refused: a leaked long-lived token stays leaked. */
@@ -88,9 +93,21 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     ? crypto.subtle.importKey("raw", new TextEncoder().encode(opts.jwtSecret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
     : null;
   const cache = new VerifiedTokenCache();
-  const jwks = opts.jwksUrl
+  const inline = opts.jwks ? createLocalJWKSet(opts.jwks as JSONWebKeySet) : null;
+  const remote = opts.jwksUrl
     ? createRemoteJWKSet(new URL(opts.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 })
     : null;
+  const asymmetric = { algorithms: ASYMMETRIC_ALGS, audience: opts.audience };
+  const verifyAsymmetric = async (token: string) => {
+    if (inline) {
+      try {
+        return await jwtVerify(token, inline, asymmetric);
+      } catch (err) {
+        if (!remote || (err as { code?: string }).code !== "ERR_JWKS_NO_MATCHING_KEY") throw err;
+      }
+    }
+    return await jwtVerify(token, remote!, asymmetric);
+  };
 
   return async (token: string) => {
     const cached = cache.get(token, Math.floor(Date.now() / 1000));
@@ -105,8 +122,8 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     try {
       if (alg === "HS256" && secret) {
         ({ payload } = await jwtVerify(token, await secret, { algorithms: ["HS256"], audience: opts.audience }));
-      } else if (alg && ASYMMETRIC_ALGS.includes(alg) && jwks) {
-        ({ payload } = await jwtVerify(token, jwks, { algorithms: ASYMMETRIC_ALGS, audience: opts.audience }));
+      } else if (alg && ASYMMETRIC_ALGS.includes(alg) && (inline || remote)) {
+        ({ payload } = await verifyAsymmetric(token));
       } else {
         throw new TokenRejected(`algorithm not accepted`);
       }

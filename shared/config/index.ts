@@ -28,16 +28,46 @@ function parsePreviousKeys(v: string): PreviousKey[] | undefined {
   return out;
 }
 
-/** `<version>:<64 hex>` entries, comma separated: master keys that reads still accept. */
-const previousKeys = () =>
+/** A variable read by `parse` (undefined: refused with `message`), the zod schema and the fast check alike. */
+const parsedWith = <T extends object>(parse: (v: string) => T | undefined, message: string) =>
   lazy(() => z.string().transform((v, ctx) => {
-    const keys = parsePreviousKeys(v);
-    if (keys) return keys;
-    ctx.addIssue({ code: "custom", message: "each entry must be <version>:<64 hexadecimal characters>" });
+    const out = parse(v);
+    if (out !== undefined) return out;
+    ctx.addIssue({ code: "custom", message });
     return z.NEVER;
-  }), (v) => parsePreviousKeys(v) ?? SKIP);
+  }) as unknown as z.ZodType<T, string>, (v) => parse(v) ?? SKIP);
+
+/** `<version>:<64 hex>` entries, comma separated: master keys that reads still accept. */
+const previousKeys = () => parsedWith(parsePreviousKeys, "each entry must be <version>:<64 hexadecimal characters>");
 
 const jwtSecret = () => text({ min: 32, message: "must be at least 32 characters" });
+
+/** A JSON Web Key Set of public keys only. */
+export interface PublicJwks {
+  keys: Record<string, unknown>[];
+}
+/**
+ * SUPABASE_JWKS as the Supabase platform sets it, `{"keys":[...]}` or a bare `[...]`, or undefined
+ * when it is not that: not JSON, no keys, or a key that is not public (a symmetric `oct` key, or
+ * one carrying private parameters such as `d`).
+ */
+function parseJwks(v: string): PublicJwks | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+  const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) return undefined;
+  for (const k of keys) {
+    if (typeof k !== "object" || k === null || Array.isArray(k)) return undefined;
+    if (!["RSA", "EC", "OKP"].includes((k as { kty?: unknown }).kty as string)) return undefined;
+    if (["d", "p", "q", "dp", "dq", "qi", "k"].some((param) => param in k)) return undefined;
+  }
+  return { keys: keys as Record<string, unknown>[] };
+}
+const jwks = () => parsedWith(parseJwks, "must be a JSON Web Key Set of public keys ({\"keys\":[...]} or [...])");
 
 const configVars = {
   DATABASE_URL: url().optional(),
@@ -52,6 +82,8 @@ const configVars = {
   SUPABASE_JWT_SECRET: jwtSecret().optional(),
   JWT_SECRET: jwtSecret().optional(),
   SUPABASE_JWKS_URL: url().optional(),
+  // The project's public keys inline (the platform sets it): no fetch on a cold start.
+  SUPABASE_JWKS: jwks().optional(),
   JWT_AUDIENCE: text({ min: 1 }).default("authenticated"),
 
   SECRET_MASTER_KEY: hex64(),
@@ -116,8 +148,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!databaseUrl) throw new ConfigError(["DATABASE_URL"], "DATABASE_URL is required (or SUPABASE_DB_URL)");
   const jwtSecret = c.SUPABASE_JWT_SECRET ?? c.JWT_SECRET;
   const jwksUrl = c.SUPABASE_JWKS_URL ?? (c.SUPABASE_URL ? new URL("/auth/v1/.well-known/jwks.json", c.SUPABASE_URL).href : undefined);
-  if (!jwtSecret && !jwksUrl) {
-    throw new ConfigError(["SUPABASE_JWT_SECRET"], "SUPABASE_JWT_SECRET (or JWT_SECRET, SUPABASE_JWKS_URL, SUPABASE_URL) is required");
+  if (!jwtSecret && !jwksUrl && !c.SUPABASE_JWKS) {
+    throw new ConfigError(["SUPABASE_JWT_SECRET"], "SUPABASE_JWT_SECRET (or JWT_SECRET, SUPABASE_JWKS, SUPABASE_JWKS_URL, SUPABASE_URL) is required");
   }
   if (c.SECRET_MASTER_KEY_PREVIOUS.some((k) => k.version === c.SECRET_MASTER_KEY_VERSION)) {
     throw new ConfigError(["SECRET_MASTER_KEY_PREVIOUS"], "SECRET_MASTER_KEY_PREVIOUS must not repeat SECRET_MASTER_KEY_VERSION");

@@ -45,7 +45,7 @@ export async function createDeps(config: Config, overrides: Partial<Omit<Deps, "
     tenantKeys: overrides.tenantKeys ?? new DistributorKeyCache(db.sql, keyring),
     verifyToken: overrides.verifyToken ??
       createTokenVerifier({
-        jwtSecret: config.jwtSecret, jwksUrl: config.jwksUrl, audience: config.JWT_AUDIENCE, maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
+        jwtSecret: config.jwtSecret, jwks: config.SUPABASE_JWKS, jwksUrl: config.jwksUrl, audience: config.JWT_AUDIENCE, maxLifetimeSeconds: config.JWT_MAX_LIFETIME_SECONDS,
       }),
     // Third-party calls have their own timeouts; the request's database deadline pauses meanwhile.
     fetch: deadlineAwareFetch(overrides.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a))),

@@ -247,6 +247,36 @@ describe("asymmetric keys from a JWKS", () => {
     expect(await rejection(verify, await signAsym("RS256", "rsa-1", rsa.privateKey))).toBe("algorithm not accepted");
   });
 
+  it("an inline JWKS (SUPABASE_JWKS) verifies without fetching the JWKS URL", async () => {
+    const before = hits;
+    const verify = createTokenVerifier({ jwks: JSON.parse(jwksBody), jwksUrl, audience: "authenticated" });
+    expect((await verify(await signAsym("ES256", "ec-1", ec.privateKey))).id).toBe(SUB);
+    expect((await verify(await signAsym("RS256", "rsa-1", rsa.privateKey))).id).toBe(SUB);
+    expect(hits).toBe(before);
+    // signed by a key outside the set, under a kid the set holds: rejected, still no fetch
+    expect(await rejection(verify, await signAsym("RS256", "rsa-1", stranger.privateKey))).toBe("ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+    expect(hits).toBe(before);
+  });
+
+  it("a key id the inline JWKS lacks (a rotation since) is looked up at the JWKS URL", async () => {
+    const onlyEc = { keys: [JSON.parse(jwksBody).keys[1]] };
+    const before = hits;
+    const verify = createTokenVerifier({ jwks: onlyEc, jwksUrl, audience: "authenticated" });
+    expect((await verify(await signAsym("RS256", "rsa-1", rsa.privateKey))).id).toBe(SUB);
+    expect(hits).toBeGreaterThan(before);
+    // without a URL the unknown key id is refused
+    const inlineOnly = createTokenVerifier({ jwks: onlyEc, audience: "authenticated" });
+    expect(await rejection(inlineOnly, await signAsym("RS256", "rsa-1", rsa.privateKey))).toBe("ERR_JWKS_NO_MATCHING_KEY");
+    expect((await inlineOnly(await signAsym("ES256", "ec-1", ec.privateKey))).id).toBe(SUB);
+  });
+
+  it("algorithm confusion with an inline JWKS: HS256 signed with the public key is refused", async () => {
+    const verify = createTokenVerifier({ jwks: JSON.parse(jwksBody), audience: "authenticated" });
+    expect(await rejection(verify, await hs256({ secret: publicPem }))).toBe("algorithm not accepted");
+    const jwkBytes = new TextEncoder().encode(JSON.stringify(JSON.parse(jwksBody).keys[0]));
+    expect(await rejection(verify, await hs256({ secret: jwkBytes }))).toBe("algorithm not accepted");
+  });
+
   it("HS384/HS512 are not accepted even with the right secret", async () => {
     const verify = createTokenVerifier({ jwtSecret: SECRET, jwksUrl, audience: "authenticated" });
     for (const alg of ["HS384", "HS512"]) {

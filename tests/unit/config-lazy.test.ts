@@ -18,6 +18,9 @@ const SAMPLES = [
   "a,b,,c", "openai,gemini", "openai,nope", ",", "warn", "debug", "production", "development", "verbose",
   "x-forwarded-for", "x forwarded", "v21.0", "v21", "whsec_QUJDREVGR0hJSktMTU5PUA==", "whsec_short",
   "x".repeat(31), "x".repeat(32), "s".repeat(513), HEX, HEX.slice(1), `1:${HEX}`, `2:${HEX},3:${HEX}`, `1:${HEX.slice(2)}`,
+  // JSON Web Key Sets (SUPABASE_JWKS): public keys as an object or an array, and refused ones
+  '{"keys":[{"kty":"EC","crv":"P-256","x":"AQ","y":"Ag","kid":"a"}]}', '[{"kty":"OKP","crv":"Ed25519","x":"AQ"}]',
+  '{"keys":[]}', '[{"kty":"oct","k":"AQ"}]', '{"keys":[{"kty":"RSA","n":"AQ","e":"AQAB","d":"AQ"}]}', "{", "[]", "null",
 ];
 
 const BASE: Record<string, string> = {

@@ -166,6 +166,39 @@ describe("loadConfig values", () => {
     expect(c.jwksUrl).toBe("https://keys.example/jwks.json");
   });
 
+  describe("SUPABASE_JWKS (the project's public keys inline)", () => {
+    const ec = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "ec-1", alg: "ES256" };
+    const rsa = { kty: "RSA", n: "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", e: "AQAB", kid: "rsa-1" };
+
+    it("accepts {\"keys\": [...]} and a bare array, and satisfies the JWT requirement alone", () => {
+      const fromObject = loadConfig(base({ SUPABASE_JWT_SECRET: undefined, SUPABASE_JWKS: JSON.stringify({ keys: [ec, rsa] }) }));
+      expect(fromObject.SUPABASE_JWKS).toEqual({ keys: [ec, rsa] });
+      expect(fromObject.jwtSecret).toBeUndefined();
+      expect(fromObject.jwksUrl).toBeUndefined();
+      expect(loadConfig(base({ SUPABASE_JWKS: JSON.stringify([ec]) })).SUPABASE_JWKS).toEqual({ keys: [ec] });
+    });
+
+    it("refuses anything but public keys, naming the variable and never echoing the value", () => {
+      const bad = [
+        "{not json",
+        JSON.stringify({ keys: [] }),
+        JSON.stringify({ keys: [{ ...ec, d: "c29tZS1wcml2YXRlLXBhcnQ" }] }),
+        JSON.stringify([{ kty: "oct", k: "c2VjcmV0LWhtYWMta2V5LW1hdGVyaWFs" }]),
+        JSON.stringify({ keys: ["ec-1"] }),
+        JSON.stringify({ keys: [{ ...rsa, kty: undefined }] }),
+        JSON.stringify({ notKeys: [ec] }),
+      ];
+      for (const value of bad) {
+        const err = configError(base({ SUPABASE_JWKS: value }));
+        expect(err.variables, value).toEqual(["SUPABASE_JWKS"]);
+        expect(err.message).toContain("JSON Web Key Set of public keys");
+        expect(err.message).not.toContain("c29tZS1wcml2YXRlLXBhcnQ");
+        expect(err.message).not.toContain("c2VjcmV0LWhtYWMta2V5LW1hdGVyaWFs");
+        expect(err.message).not.toContain(ec.x);
+      }
+    });
+  });
+
   it("parses the CORS list (trimmed, empties dropped)", () => {
     const c = loadConfig(base({ CORS_ALLOWED_ORIGINS: " https://a.example ,https://b.example,, " }));
     expect(c.CORS_ALLOWED_ORIGINS).toEqual(["https://a.example", "https://b.example"]);
