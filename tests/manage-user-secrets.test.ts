@@ -36,6 +36,45 @@ test.beforeAll(({ app: a }) => {
 });
 
 describe("manage-user-secrets contract", () => {
+  test("list: every active secret's metadata, ordered, timestamps as ISO strings; has: audited reads", async ({ sql, get, post, auditRows }) => {
+    const u = await newUser(sql);
+    for (const serviceName of ["openai_api_key_encrypted", "anthropic_api_key_encrypted", "gemini_api_key_encrypted"]) {
+      expect((await post(u.token, "save", { serviceName, value: `key-for-${serviceName}` })).status).toBe(200);
+    }
+    expect((await post(u.token, "delete", { serviceName: "gemini_api_key_encrypted" })).status).toBe(200);
+    expect((await get(u.token, "action=get&serviceName=openai_api_key_encrypted")).status).toBe(200); // sets last_used_at
+    await sql`update public.user_secrets set metadata = ${sql.json({ label: "work", n: 2 })}
+              where user_id = ${u.id} and service_name = 'anthropic_api_key_encrypted'`;
+    const stored = await sql<{ service_name: string; created_at: Date; updated_at: Date; last_used_at: Date | null; metadata: unknown }[]>`
+      select service_name, created_at, updated_at, last_used_at, metadata from public.user_secrets
+      where user_id = ${u.id} and is_active order by service_name`;
+    const res = await get(u.token, "action=list");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("RateLimit-Limit")).toBe("1000");
+    expect(await res.json()).toEqual({
+      secrets: stored.map((r) => ({
+        service_name: r.service_name,
+        created_at: r.created_at.toISOString(),
+        updated_at: r.updated_at.toISOString(),
+        last_used_at: r.last_used_at?.toISOString() ?? null,
+        is_active: true,
+        metadata: r.metadata,
+      })),
+    });
+    expect(stored.map((r) => r.service_name)).toEqual(["anthropic_api_key_encrypted", "openai_api_key_encrypted"]);
+    expect(stored[1].last_used_at).not.toBeNull();
+
+    const has = await get(u.token, "action=has&serviceName=gemini_api_key_encrypted");
+    expect(has.status).toBe(200);
+    expect(res.headers.get("RateLimit-Remaining")).not.toBeNull();
+    expect(await has.json()).toEqual({ exists: false }); // soft-deleted
+    const reads = (await auditRows(u.id)).filter((r) => r.operation === "read");
+    expect(reads.slice(-2)).toEqual([
+      { service_name: null, operation: "read", success: true, error_message: null, ip: null, user_agent: null },
+      { service_name: "gemini_api_key_encrypted", operation: "read", success: true, error_message: null, ip: null, user_agent: null },
+    ]);
+  });
+
   test("save → list → get → has → delete → re-save", async ({ sql, get, post, auditRows }) => {
     const u = await newUser(sql);
     const headers = { "x-forwarded-for": "6.6.6.6, 203.0.113.7", "user-agent": "vitest-agent" }; // the client wrote 6.6.6.6; the platform appended 203.0.113.7

@@ -115,32 +115,24 @@ export function createApp(deps: Deps) {
     async (c) => {
       const { action, serviceName } = c.req.valid("query");
       const uid = c.get("user").id;
+      // The reads are one statement each (db.asUser): the rate-limit hit, the read as the user
+      // and its audit row commit together (migration 20261202004500; get: read_user_secret).
       if (action === "list") {
-        const secrets = await operation(c, async (tx) => {
-          const [rows] = await Promise.all([
-            tx`select service_name, created_at, updated_at, last_used_at, is_active, metadata
-               from public.user_secrets where user_id = ${uid} and is_active order by service_name`,
-            audit(c, null, "read", true)(tx),
-          ]);
-          return rows;
-        });
-        return respond(c, { secrets });
+        const [row] = await db.asUser(c.get("user"), (sql, request) =>
+          sql<({ secrets: unknown[] } & RateLimitColumn)[]>`select * from private.list_user_secrets(
+            ${request}, ${clientIp(c)}, ${userAgent(c)})`, runOptions(c));
+        return respond(c, { secrets: row.secrets });
       }
       if (!serviceName) {
         throw new ApiError("invalid_request", {}, "serviceName missing", [{ in: "query", path: "serviceName", code: "missing" }]);
       }
       if (action === "has") {
-        const exists = await operation(c, async (tx) => {
-          const [[row]] = await Promise.all([
-            tx<{ exists: boolean }[]>`select exists(select 1 from public.user_secrets
-              where user_id = ${uid} and service_name = ${serviceName} and is_active) as exists`,
-            audit(c, serviceName, "read", true)(tx),
-          ]);
-          return row.exists;
-        });
-        return respond(c, { exists });
+        const [row] = await db.asUser(c.get("user"), (sql, request) =>
+          sql<({ has_secret: boolean } & RateLimitColumn)[]>`select * from private.has_user_secret(
+            ${request}, ${serviceName}, ${clientIp(c)}, ${userAgent(c)})`, runOptions(c));
+        return respond(c, { exists: row.has_secret });
       }
-      // The hot path (every AI call of a frontend reads a key): one statement, see db.asUser.
+      // The hot path (every AI call of a frontend reads a key).
       // A row that then fails to decrypt keeps its read audit row and gets a failure row too.
       const [row] = await db.asUser(c.get("user"), (sql, request) =>
         sql<(StoredSecret & RateLimitColumn)[]>`select * from private.read_user_secret(

@@ -1,8 +1,9 @@
--- The one-statement request functions (private.begin_user_request, private.read_user_secret):
+-- The one-statement request functions (private.begin_user_request, private.read_user_secret,
+-- private.list_user_secrets, private.has_user_secret):
 -- only the server's login role may call them, and inside them RLS decides as the user named
 -- by the claims. Run with tests/db/run-pgtap.ts (pg_prove), in one rolled-back transaction.
 begin;
-select plan(31);
+select plan(49);
 
 insert into auth.users (id, email) values
   ('a1000000-0000-4000-8000-00000000a11c', 'alice-one@pgtap.test'),
@@ -17,6 +18,10 @@ update public.user_secrets set is_active = false where encrypted_value = 'bob-ol
 select ok(not has_function_privilege(r, 'private.begin_user_request(jsonb)', 'execute'), r || ' cannot execute begin_user_request')
   from unnest(array['anon', 'authenticated', 'service_role', 'edge_user']) r;
 select ok(not has_function_privilege(r, 'private.read_user_secret(jsonb, text, inet, text)', 'execute'), r || ' cannot execute read_user_secret')
+  from unnest(array['anon', 'authenticated', 'service_role', 'edge_user']) r;
+select ok(not has_function_privilege(r, 'private.list_user_secrets(jsonb, inet, text)', 'execute'), r || ' cannot execute list_user_secrets')
+  from unnest(array['anon', 'authenticated', 'service_role', 'edge_user']) r;
+select ok(not has_function_privilege(r, 'private.has_user_secret(jsonb, text, inet, text)', 'execute'), r || ' cannot execute has_user_secret')
   from unnest(array['anon', 'authenticated', 'service_role', 'edge_user']) r;
 select ok(not has_function_privilege(r, 'private.rate_limit_hit(text, integer, integer)', 'execute'), r || ' cannot execute rate_limit_hit')
   from unnest(array['anon', 'authenticated', 'service_role']) r;
@@ -87,6 +92,33 @@ select is((select count(*)::int from public.secret_audit_logs where user_id = 'a
 select throws_ok(
   $$select * from private.read_user_secret('{"claims":{"role":"authenticated"}}', 'openai_api_key_encrypted', null, null)$$,
   '22023', null, 'claims without a subject are refused');
+
+-- list and has: the claimed user's own active secrets, read under RLS, each read audited.
+select is(
+  (select jsonb_path_query_array(secrets, '$[*].service_name') from private.list_user_secrets(
+     '{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', '203.0.113.9', 'bob-list')),
+  '["openai_api_key_encrypted"]'::jsonb, 'list_user_secrets: Bob''s active secrets only (the soft-deleted one left out)');
+select is(
+  (select secrets -> 0 ->> 'last_used_at' from private.list_user_secrets('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', null, null)),
+  to_char((select last_used_at from public.user_secrets where encrypted_value = 'bob-ct') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+  'timestamps as ISO 8601 UTC with milliseconds');
+select ok((select secrets::text not like '%bob-ct%' and secrets::text not like '%bob-iv%'
+             from private.list_user_secrets('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', null, null)),
+  'list_user_secrets never returns values');
+select is(current_user::text, 'postgres', 'list_user_secrets leaves the session acting as the login role again');
+select is((select count(*)::int from public.secret_audit_logs where user_id = 'b1000000-0000-4000-8000-000000000b0b'
+             and operation = 'read' and service_name is null and user_agent = 'bob-list'), 1, 'a list is audited with no service name');
+select is((select has_secret from private.has_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'openai_api_key_encrypted', null, 'bob-has')),
+  true, 'has_user_secret: an active secret');
+select is((select has_secret from private.has_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'gemini_api_key_encrypted', null, null)),
+  false, 'has_user_secret: a soft-deleted one counts as absent');
+select is((select count(*)::int from public.secret_audit_logs where user_id = 'b1000000-0000-4000-8000-000000000b0b'
+             and operation = 'read' and service_name = 'openai_api_key_encrypted' and user_agent = 'bob-has'), 1, 'a has is audited with its service');
+alter policy "Users can view their own secrets metadata" on public.user_secrets using (false);
+select is((select secrets from private.list_user_secrets('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', null, null)),
+  '[]'::jsonb, 'list_user_secrets is subject to the row-level policy');
+select is((select has_secret from private.has_user_secret('{"claims":{"sub":"b1000000-0000-4000-8000-000000000b0b"}}', 'openai_api_key_encrypted', null, null)),
+  false, 'has_user_secret is subject to the row-level policy');
 
 select * from finish();
 rollback;
