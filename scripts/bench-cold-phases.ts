@@ -8,10 +8,10 @@
 // start phases are timed).
 //   npx tsx scripts/bench-cold-phases.ts [function ...]
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { prepareDatabase } from "./db/migrate.ts";
 import { exitOnSignals, startRealPostgres } from "./db/server.ts";
+import { benchEnv } from "./lib/bench-stack.ts";
 import { coldEnv, coldRequest, coldRequests, type ColdRequest } from "./lib/cold-routes.ts";
 import { denoBin, root } from "./lib/deno.ts";
 
@@ -23,17 +23,8 @@ exitOnSignals();
 const db = await startRealPostgres();
 if (db) await prepareDatabase(db.url);
 else console.warn("[phases] no real PostgreSQL: start phases only");
-const env = coldEnv({
-  ...(process.env as Record<string, string>),
-  // Without a database nothing listens on this address and nothing connects to it.
-  DATABASE_URL: db?.url ?? "postgres://postgres@127.0.0.1:1/postgres",
-  SUPABASE_JWT_SECRET: randomBytes(32).toString("base64url"),
-  SECRET_MASTER_KEY: randomBytes(32).toString("hex"),
-  WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString("hex"),
-  WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
-  DENO_NO_UPDATE_CHECK: "1",
-  NO_COLOR: "1",
-});
+// Without a database nothing listens on the address given and nothing connects to it.
+const env = coldEnv({ ...benchEnv(db?.url ?? "postgres://postgres@127.0.0.1:1/postgres"), DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" });
 const requests = db ? await coldRequests(db.url, env) : null;
 const bare: ColdRequest = { path: "/", init: {} };
 const targets = [...(db ? ["bare"] : []), ...functions];

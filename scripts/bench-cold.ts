@@ -1,7 +1,7 @@
 // Cold starts: for each function, the time from spawning a fresh Deno process that serves only
 // that function (functions/<name>/index.ts, the same environment as the server) to its first
-// answer on its cheap route (scripts/lib/cold-routes.ts), beside a bare Deno + Hono hello and a bare Deno + Hono + postgres.js
-// `select 1` (scripts/bench-bare.ts) measured the same way, in the same rounds (median of
+// answer on its cheap route (scripts/lib/cold-routes.ts), beside a bare Deno + Hono hello and a
+// bare Deno + Hono + postgres.js `select 1` (scripts/bench-bare.ts) measured the same way, in the same rounds (median of
 // BENCH_COLD_ROUNDS, default 10, after one warm-up round that fills Deno's module cache).
 //   npm run bench:cold            (its own throw-away PostgreSQL)
 //   part of npm run bench         (runColdBench on the benchmark's stack)
@@ -87,14 +87,8 @@ export async function runColdBench(o: { databaseUrl: string; env: Record<string,
     { name: "bare: Deno + Hono hello", argv: ["scripts/bench-bare.ts", "hello"], request: (x) => ({ url: `${x}/`, init: {} }) },
     { name: "bare: Deno + Hono + postgres.js `select 1`", argv: ["scripts/bench-bare.ts", "select"], request: (x) => ({ url: `${x}/`, init: {} }) },
     ...functions.flatMap((n) => {
-      const t: ColdTarget = {
-        name: n,
-        argv: [`functions/${n}/index.ts`],
-        request: (x: string) => {
-          const { path, init } = coldRequest(requests, n);
-          return { url: `${x}${path}`, init };
-        },
-      };
+      const { path, init } = coldRequest(requests, n);
+      const t: ColdTarget = { name: n, argv: [`functions/${n}/index.ts`], request: (x: string) => ({ url: `${x}${path}`, init }) };
       return baseline && existsSync(`${baseline}${t.argv[0]}`) ? [t, { ...t, name: `${n} (baseline)`, cwd: baseline }] : [t];
     }),
   ];

@@ -66,7 +66,7 @@ describe("manage-user-secrets contract", () => {
 
     const has = await get(u.token, "action=has&serviceName=gemini_api_key_encrypted");
     expect(has.status).toBe(200);
-    expect(res.headers.get("RateLimit-Remaining")).not.toBeNull();
+    expect(has.headers.get("RateLimit-Remaining")).not.toBeNull();
     expect(await has.json()).toEqual({ exists: false }); // soft-deleted
     const reads = (await auditRows(u.id)).filter((r) => r.operation === "read");
     expect(reads.slice(-2)).toEqual([

@@ -16,19 +16,26 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
+/** The environment every benchmark serves functions with: this database and fresh secrets. */
+export function benchEnv(databaseUrl: string): Record<string, string> {
+  return {
+    ...(process.env as Record<string, string>),
+    DATABASE_URL: databaseUrl,
+    SUPABASE_JWT_SECRET: randomBytes(32).toString("base64url"),
+    SECRET_MASTER_KEY: randomBytes(32).toString("hex"),
+    WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString("hex"),
+    WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
+    LOG_LEVEL: "warn",
+  };
+}
+
 export async function startBenchStack(extraEnv: Record<string, string> = {}): Promise<BenchStack> {
   const db = (await startRealPostgres()) ?? (console.warn("[bench] no real PostgreSQL: using PGlite (figures not comparable)"), await startPglite());
   await prepareDatabase(db.url);
   const port = await freePort();
   const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    DATABASE_URL: db.url,
-    SUPABASE_JWT_SECRET: randomBytes(32).toString("base64url"),
-    SECRET_MASTER_KEY: randomBytes(32).toString("hex"),
-    WHATSAPP_VERIFY_TOKEN: randomBytes(16).toString("hex"),
-    WHATSAPP_APP_SECRET: randomBytes(16).toString("hex"),
+    ...benchEnv(db.url),
     ...(db.kind === "pglite" ? { DB_POOL_MAX: "1" } : {}), // otherwise the server's default
-    LOG_LEVEL: "warn",
     PORT: String(port),
     ...extraEnv,
   };

@@ -1,6 +1,6 @@
-// Providers as data: one typed table, validated by tests/ai/registry.test.ts. Each row names its wire format (one module
-// per format in ./wire/), its base URL (and the variable overriding it), where its key comes
-// from, its defaults and limits, and the models it accepts. An OpenAI-compatible provider is a
+// Providers as data: one typed table, validated by tests/ai/registry.test.ts. Each row names its
+// wire format (one module per format in ./wire/), its base URL (and the variable overriding it),
+// where its key comes from, its defaults and limits, and the models it accepts. An OpenAI-compatible provider is a
 // new row with wire "openai", not new code. Prices live in ./prices.ts.
 import { z } from "zod";
 import type { Config } from "../config/index.ts";

@@ -10,6 +10,7 @@ import { createRemoteJWKSet } from "jose/jwks/remote";
 import { jwtVerify } from "jose/jwt/verify";
 import type { JSONWebKeySet, JWTPayload } from "jose";
 import type { MiddlewareHandler } from "hono";
+import type { PublicJwks } from "../config/index.ts";
 import { ApiError } from "../http/errors.ts";
 import type { Logger } from "../log/index.ts";
 import { isUuid } from "../uuid/index.ts";
@@ -32,7 +33,7 @@ export interface AuthUser {
 export interface VerifierOptions {
   jwtSecret?: string;
   /** The project's public keys inline (SUPABASE_JWKS). */
-  jwks?: { keys: Record<string, unknown>[] };
+  jwks?: PublicJwks;
   jwksUrl?: string;
   audience: string;
   /** exp - iat (or exp - now without iat) above this is refused: a leaked long-lived token stays leaked. */
